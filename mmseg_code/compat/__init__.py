@@ -1,0 +1,11 @@
+"""Compatibility fixes for the pinned stack (torch 2.14, mmengine 0.10.7, mmcv 2.1.0, mmseg 1.2.2).
+
+Each fix is the smallest correct change and is pinned by a test in ``tests/test_compat``.
+"""
+from .checkpoint import SAFE_GLOBALS, UnsafeCheckpointError, register_safe_loader, safe_torch_load
+from .dist import init_cpu_distributed
+
+register_safe_loader()
+
+__all__ = ['SAFE_GLOBALS', 'UnsafeCheckpointError', 'register_safe_loader', 'safe_torch_load',
+           'init_cpu_distributed']

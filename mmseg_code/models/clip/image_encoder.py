@@ -1,0 +1,133 @@
+"""CLIP image encoder E_v with the dense read-outs TCL and CoDe need.
+
+Three views of one frozen open_clip ``VisionTransformer`` (batch-first tokens, N = 1 + h·w):
+
+* :meth:`CLIPImageEncoder.forward_features` — tokens *before* the last block, ``B×N×W``: the input of
+  TCL's masker, whose trainable copy of the last block runs with self-only attention (TCL Sec. 3.2).
+* :meth:`CLIPImageEncoder.encode_image` — the standard CLIP image embedding (CLS → ``ln_post`` →
+  ``proj``), ``B×D``: e_v = E_v(H_v) in CoDe Eq. 6 and TCL's image-level contrast.
+* :meth:`CLIPImageEncoder.encode_dense` — MaskCLIP-style dense embeddings ``B×D×h×w``: the last block
+  with each token attending only to itself, then ``ln_post``/``proj`` per token (TCL's KP branch).
+
+Position embeddings are resized bicubically for inputs whose grid differs from the training grid.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def self_attention_block(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run an open_clip ``ResidualAttentionBlock`` with every token attending only to itself.
+
+    With an attention mask that is −inf off the diagonal the softmax weight on the token itself is 1,
+    so the attention output is ``out_proj(v_proj(ln_1(x)))``; residuals and the MLP are kept. This
+    computes that value path directly (exactly equal, cheaper than a masked ``N×N`` attention).
+
+    Args:
+        block: an open_clip ``ResidualAttentionBlock`` (``nn.MultiheadAttention`` inside).
+        x: tokens ``B×N×W``.
+    Returns:
+        tokens ``B×N×W``.
+    """
+    attn: nn.MultiheadAttention = block.attn
+    width = x.shape[-1]
+    y = block.ln_1(x)
+    if attn._qkv_same_embed_dim:
+        w_v = attn.in_proj_weight[2 * width:]
+        b_v = attn.in_proj_bias[2 * width:] if attn.in_proj_bias is not None else None
+    else:
+        w_v, b_v = attn.v_proj_weight, (attn.in_proj_bias[2 * width:] if attn.in_proj_bias is not None else None)
+    y = F.linear(y, w_v, b_v)
+    y = attn.out_proj(y)
+    if hasattr(block, 'ln_attn'):
+        y = block.ln_attn(y)
+    x = x + block.ls_1(y)
+    x = x + block.ls_2(block.mlp(block.ln_2(x)))
+    return x
+
+
+def resize_pos_embed(pos_embed: torch.Tensor, grid_hw: tuple[int, int]) -> torch.Tensor:
+    """Bicubically resize ``(1+g·g)×W`` CLIP position embeddings to a ``h×w`` grid (CLS kept)."""
+    cls_pos, patch_pos = pos_embed[:1], pos_embed[1:]
+    g = int(math.sqrt(patch_pos.shape[0]))
+    if (g, g) == tuple(grid_hw):
+        return pos_embed
+    patch_pos = patch_pos.reshape(1, g, g, -1).permute(0, 3, 1, 2)
+    patch_pos = F.interpolate(patch_pos, size=grid_hw, mode='bicubic', align_corners=False)
+    patch_pos = patch_pos.permute(0, 2, 3, 1).reshape(grid_hw[0] * grid_hw[1], -1)
+    return torch.cat([cls_pos, patch_pos], dim=0)
+
+
+class CLIPImageEncoder(nn.Module):
+    """Frozen CLIP ViT image tower with dense read-outs.
+
+    Args:
+        visual: an open_clip ``VisionTransformer`` (class-token pooling, ``proj`` present).
+    """
+
+    def __init__(self, visual: nn.Module) -> None:
+        super().__init__()
+        if getattr(visual, 'attn_pool', None) is not None or not hasattr(visual, 'conv1'):
+            raise ValueError('CLIPImageEncoder needs a plain open_clip ViT (class token, no attention pooling).')
+        self.visual = visual
+        self.patch_size = visual.conv1.kernel_size[0]
+        self.width = visual.conv1.out_channels
+        self.embed_dim = visual.proj.shape[1]
+        self.num_blocks = len(visual.transformer.resblocks)
+
+    @property
+    def blocks(self) -> nn.ModuleList:
+        return self.visual.transformer.resblocks
+
+    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """Patchify, add the class token and (resized) position embeddings, ``ln_pre``.
+
+        Args:
+            x: normalised images ``B×3×H×W`` with H, W multiples of the patch size.
+        Returns:
+            tokens ``B×(1+h·w)×W`` and the grid ``(h, w)``.
+        """
+        v = self.visual
+        p = self.patch_size
+        if x.shape[-2] % p or x.shape[-1] % p:
+            raise ValueError(f'Image size {tuple(x.shape[-2:])} is not a multiple of the patch size {p}.')
+        x = v.conv1(x)
+        grid = (x.shape[-2], x.shape[-1])
+        x = x.flatten(2).transpose(1, 2)
+        cls = v.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
+        x = torch.cat([cls, x], dim=1)
+        x = x + resize_pos_embed(v.positional_embedding, grid).to(x.dtype)
+        return v.ln_pre(x), grid
+
+    def run_blocks(self, x: torch.Tensor, start: int = 0, end: int | None = None) -> torch.Tensor:
+        """Run blocks ``start..end-1`` (standard attention) on ``B×N×W`` tokens."""
+        for block in self.blocks[start:end]:
+            x = block(x)
+        return x
+
+    def forward_features(self, x: torch.Tensor, num_blocks: int | None = None) -> tuple[torch.Tensor, tuple]:
+        """Tokens after the first ``num_blocks`` blocks (default: all but the last), ``B×N×W``, and the grid."""
+        tokens, grid = self.embed(x)
+        end = self.num_blocks - 1 if num_blocks is None else num_blocks
+        return self.run_blocks(tokens, 0, end), grid
+
+    def project(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``ln_post`` then ``proj`` per token: ``…×W`` → ``…×D``."""
+        return self.visual.ln_post(tokens) @ self.visual.proj
+
+    def encode_image(self, x: torch.Tensor) -> torch.Tensor:
+        """Standard CLIP image embedding (unnormalised) ``B×D`` of images ``B×3×H×W``."""
+        tokens, _ = self.embed(x)
+        tokens = self.run_blocks(tokens)
+        return self.project(tokens[:, 0])
+
+    def encode_dense(self, x: torch.Tensor) -> torch.Tensor:
+        """MaskCLIP dense embeddings (unnormalised) ``B×D×h×w``: self-only attention in the last block."""
+        tokens, (h, w) = self.forward_features(x)
+        tokens = self_attention_block(self.blocks[-1], tokens)
+        dense = self.project(tokens[:, 1:])
+        return dense.transpose(1, 2).reshape(x.shape[0], -1, h, w)

@@ -1,0 +1,68 @@
+"""``OpenCLIP``: the frozen CLIP shared by every method of the plugin (one copy of the weights)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+
+from .factory import build_open_clip
+from .image_encoder import CLIPImageEncoder
+from .text_encoder import CLIPTextEncoder, build_tokenizer
+
+
+@MODELS.register_module()
+class OpenCLIP(BaseModule):
+    """A CLIP model from open_clip, split into an image encoder E_v and a text encoder E_t.
+
+    TCL and CoDe keep every CLIP weight frozen (TCL Sec. 3.4; CoDe Sec. 4.1); ``frozen=True`` sets
+    ``requires_grad=False`` on all of them and keeps the towers in eval mode whatever ``train()`` says.
+    Trainable copies (TCL's last image block, the image projection) are made by the segmenters.
+
+    Args:
+        model_name: open_clip architecture, e.g. ``'ViT-B-16'`` or the tiny ``'mmcode-tiny-vit-p16'``.
+        pretrained: open_clip tag (``'openai'``), a local weights file, or ``None`` for random init.
+        cache_dir: open_clip download cache.
+        force_quick_gelu: QuickGELU activations (OpenAI weights loaded from a local file need it).
+        frozen: freeze all CLIP weights.
+        init_cfg: mmengine init config (unused by default: weights come from ``pretrained``).
+
+    Attributes:
+        image_encoder (CLIPImageEncoder): E_v.
+        text_encoder (CLIPTextEncoder): E_t.
+        embed_dim (int): D, the joint embedding size (512 for ViT-B/16).
+    """
+
+    def __init__(self,
+                 model_name: str,
+                 pretrained: Optional[str] = None,
+                 cache_dir: Optional[str] = None,
+                 force_quick_gelu: bool = False,
+                 frozen: bool = True,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.model_name = model_name
+        self.pretrained = pretrained
+        clip = build_open_clip(model_name, pretrained, cache_dir=cache_dir, force_quick_gelu=force_quick_gelu)
+        tokenizer = build_tokenizer(model_name, context_length=int(clip.context_length))
+        self.image_encoder = CLIPImageEncoder(clip.visual)
+        self.text_encoder = CLIPTextEncoder(clip, tokenizer)
+        self.embed_dim = self.image_encoder.embed_dim
+        self.frozen = frozen
+        if frozen:
+            self.requires_grad_(False)
+            super().train(False)
+
+    def train(self, mode: bool = True) -> 'OpenCLIP':
+        return super().train(False if self.frozen else mode)
+
+    def init_weights(self) -> None:
+        # Weights come from open_clip at construction; mmengine's default init must not overwrite them.
+        if self.init_cfg is not None:
+            super().init_weights()
+
+    @torch.no_grad()
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)

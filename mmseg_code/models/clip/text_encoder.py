@@ -1,0 +1,99 @@
+"""CLIP text encoder E_t with the entry points CoDe needs.
+
+A frozen open_clip text tower (causal transformer, EOT pooling) split into steps, so callers can
+change what goes in (CoDe Eq. 5 highlights *token embeddings*; KgCoOp inserts learnable context
+vectors) and what comes out (the text segmenter reads per-token features of the last block):
+
+* :meth:`CLIPTextEncoder.tokenize` — strings → ids ``N×L`` (open_clip BPE, SOT/EOT, zero padding).
+* :meth:`CLIPTextEncoder.embed_tokens` — ids ``N×L`` → token embeddings ``N×L×C``.
+* :meth:`CLIPTextEncoder.encode_embeddings` — token embeddings ``N×L×C`` + EOT index ``N`` → ``N×D``.
+* :meth:`CLIPTextEncoder.encode` — ids ``N×L`` → ``N×D`` (standard ``encode_text``, unnormalised).
+* :meth:`CLIPTextEncoder.encode_dense` — ids ``N×L`` → last-block token features ``N×L×C`` (before
+  ``ln_final``), the input of CoDe's text segmenter.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import open_clip
+import torch
+import torch.nn as nn
+
+
+class CLIPTextEncoder(nn.Module):
+    """Frozen CLIP text tower taken from an open_clip ``CLIP`` model.
+
+    Args:
+        clip_model: an open_clip ``CLIP`` (text tower attributes at the top level).
+        tokenizer: an open_clip tokenizer with the model's context length.
+    """
+
+    def __init__(self, clip_model: nn.Module, tokenizer) -> None:
+        super().__init__()
+        if getattr(clip_model, 'text_pool_type', 'argmax') != 'argmax':
+            raise ValueError('CLIPTextEncoder supports CLIP text towers pooled at the EOT token (argmax).')
+        self.token_embedding = clip_model.token_embedding
+        self.positional_embedding = clip_model.positional_embedding
+        self.transformer = clip_model.transformer
+        self.ln_final = clip_model.ln_final
+        self.text_projection = clip_model.text_projection
+        self.register_buffer('attn_mask', clip_model.attn_mask, persistent=False)
+        self.tokenizer = tokenizer
+        self.context_length = int(clip_model.context_length)
+        self.width = self.token_embedding.embedding_dim
+        self.embed_dim = (self.text_projection.out_features if isinstance(self.text_projection, nn.Linear)
+                          else self.text_projection.shape[1])
+        self.sot_token_id = tokenizer.sot_token_id
+        self.eot_token_id = tokenizer.eot_token_id
+
+    def tokenize(self, texts: Sequence[str] | str) -> torch.Tensor:
+        """Tokenise with the model's BPE and context length (truncating, EOT kept): ``N×L`` int64."""
+        if isinstance(texts, str):
+            texts = [texts]
+        return self.tokenizer(list(texts)).to(self.token_embedding.weight.device)
+
+    def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+        """Token embeddings ``N×L×C`` (before position embeddings) of ids ``N×L``."""
+        return self.token_embedding(ids)
+
+    def _transformer(self, x: torch.Tensor) -> torch.Tensor:
+        length = x.shape[1]
+        x = x + self.positional_embedding[:length].to(x.dtype)
+        return self.transformer(x, attn_mask=self.attn_mask[:length, :length])
+
+    def _project(self, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.text_projection, nn.Linear):
+            return self.text_projection(x)
+        return x @ self.text_projection
+
+    def encode_embeddings(self, token_embeds: torch.Tensor, eot_index: torch.Tensor) -> torch.Tensor:
+        """CLIP text embedding (unnormalised) from token embeddings.
+
+        Args:
+            token_embeds: ``N×L×C`` token embeddings (e.g. highlighted H_t, or KgCoOp prompts).
+            eot_index: ``N`` int64 position of each sequence's EOT token.
+        Returns:
+            ``N×D`` embeddings taken at ``eot_index`` after ``ln_final``, projected.
+        """
+        x = self.ln_final(self._transformer(token_embeds))
+        x = x[torch.arange(x.shape[0], device=x.device), eot_index]
+        return self._project(x)
+
+    def eot_index(self, ids: torch.Tensor) -> torch.Tensor:
+        """Position of the EOT token in each row of ``N×L`` ids."""
+        return (ids == self.eot_token_id).int().argmax(dim=-1)
+
+    def encode(self, ids: torch.Tensor) -> torch.Tensor:
+        """Standard CLIP text embedding (unnormalised) ``N×D`` of ids ``N×L``."""
+        return self.encode_embeddings(self.embed_tokens(ids), self.eot_index(ids))
+
+    def encode_dense(self, ids: torch.Tensor) -> torch.Tensor:
+        """Last-block per-token features ``N×L×C`` (causal, before ``ln_final``) of ids ``N×L``."""
+        return self._transformer(self.embed_tokens(ids))
+
+
+def build_tokenizer(model_name: str, context_length: int | None = None):
+    """The open_clip tokenizer of ``model_name`` (the real CLIP BPE for OpenAI-style models)."""
+    from .factory import register_tiny_configs
+    register_tiny_configs()
+    return open_clip.get_tokenizer(model_name, context_length=context_length)

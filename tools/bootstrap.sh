@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Set up (or check) the environment of mmseg-code. Idempotent: a re-run with nothing changed takes seconds.
+#
+#   bash tools/bootstrap.sh            # creates ./.venv (Python >= 3.9; 3.11 is what the pins are tested on)
+#   bash tools/bootstrap.sh --system   # installs into the active Python environment instead
+#
+# Steps: torch/torchvision (requirements/build.txt) -> full mmcv 2.1.0 with compiled ops, from a wheel cache
+# when one has it, else compiled once and stored in the cache -> `pip install -e .[tests]`.
+# Wheel caches searched, in order: $MMSEG_CODE_WHEELS, ~/.cache/mmseg_code/wheels, ../shared/wheels.
+# Other knobs: PYTHON (interpreter used to create .venv), MAX_JOBS (parallel compile jobs, default: cores).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+MODE=venv
+[ "${1:-}" = "--system" ] && MODE=system
+log() { printf '[bootstrap] %s\n' "$*"; }
+
+if [ "$MODE" = venv ]; then
+  if [ ! -x .venv/bin/python ]; then
+    BASE_PY="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+    log "creating .venv with $BASE_PY"
+    "$BASE_PY" -m venv .venv
+  fi
+  PY="$ROOT/.venv/bin/python"
+else
+  PY="$(command -v python)"
+fi
+PIP=("$PY" -m pip --disable-pip-version-check)
+
+# Everything the environment depends on; unchanged inputs + a working import = nothing to do.
+STAMP_DIR="$("$PY" -c 'import sys; print(sys.prefix)')"
+STAMP="$STAMP_DIR/.mmseg_code_bootstrap"
+INPUTS_HASH="$(cat requirements/*.txt setup.py | sha256sum | cut -d' ' -f1)-$("$PY" -c 'import sys; print(sys.version.split()[0])')"
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$INPUTS_HASH" ] \
+   && "$PY" -c "import mmseg_code, mmseg.models, mmseg.apis; from mmcv.ops import nms" >/dev/null 2>&1; then
+  log "environment up to date ($PY)"
+  exit 0
+fi
+
+log "installing torch/torchvision (requirements/build.txt)"
+"${PIP[@]}" install -q -r requirements/build.txt
+
+TORCH_VERSION="$("$PY" -c 'import torch; print(torch.__version__.split("+")[0])')"
+USER_CACHE="${HOME}/.cache/mmseg_code/wheels/torch-${TORCH_VERSION}"
+mmcv_ok() { "$PY" -c "import mmcv; from mmcv.ops import nms; assert mmcv.__version__ == '2.1.0'" >/dev/null 2>&1; }
+
+if mmcv_ok; then
+  log "mmcv 2.1.0 with ops already installed"
+else
+  # A cached wheel only matches the torch it was built against: the user cache is keyed by torch
+  # version; ../shared/wheels holds a build for torch 2.14.1 (see its README).
+  CANDIDATES=()
+  [ -n "${MMSEG_CODE_WHEELS:-}" ] && CANDIDATES+=("$MMSEG_CODE_WHEELS")
+  CANDIDATES+=("$USER_CACHE")
+  [ "$TORCH_VERSION" = "2.14.1" ] && CANDIDATES+=("$ROOT/../shared/wheels")
+  for dir in "${CANDIDATES[@]}"; do
+    if [ -d "$dir" ] && ls "$dir"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
+      log "installing mmcv 2.1.0 from wheel cache $dir"
+      if "${PIP[@]}" install -q --no-index --no-deps --find-links "$dir" mmcv==2.1.0 && mmcv_ok; then break; fi
+      log "wheel in $dir did not work here; trying the next source"
+    fi
+  done
+fi
+
+if ! mmcv_ok; then
+  # PyPI has only the mmcv 2.1.0 sdist. Build it against the installed torch: torch>=2.4 headers need
+  # C++20 while mmcv's setup.py hard-codes -std=c++17, and its setup.py needs pkg_resources
+  # (setuptools<70), which is put on PYTHONPATH for this build only.
+  log "no usable mmcv wheel cached: compiling mmcv 2.1.0 with ops (about 13 min on 2 cores, once)"
+  BUILD="$(mktemp -d)"
+  trap 'rm -rf "$BUILD"' EXIT
+  "${PIP[@]}" install -q --target "$BUILD/buildtools" 'setuptools<70' wheel ninja
+  PATH="$BUILD/buildtools/bin:$PATH" PYTHONPATH="$BUILD/buildtools" \
+    "${PIP[@]}" download -q --no-deps --no-binary :all: --no-build-isolation mmcv==2.1.0 -d "$BUILD/src"
+  tar -xzf "$BUILD"/src/mmcv-2.1.0.tar.gz -C "$BUILD/src"
+  sed -i 's/-std=c++17/-std=c++20/g' "$BUILD/src/mmcv-2.1.0/setup.py"
+  mkdir -p "$USER_CACHE"
+  PATH="$BUILD/buildtools/bin:$PATH" PYTHONPATH="$BUILD/buildtools" \
+    MMCV_WITH_OPS=1 FORCE_CUDA="${FORCE_CUDA:-0}" MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+    "${PIP[@]}" wheel --no-build-isolation --no-deps "$BUILD/src/mmcv-2.1.0" -w "$USER_CACHE"
+  "${PIP[@]}" install -q --no-index --no-deps --find-links "$USER_CACHE" mmcv==2.1.0
+  mmcv_ok || { echo "mmcv 2.1.0 was built but 'from mmcv.ops import nms' fails" >&2; exit 1; }
+  log "mmcv wheel cached in $USER_CACHE"
+fi
+
+log "installing mmseg-code and its dependencies (pip install -e .[tests])"
+"${PIP[@]}" install -q -e ".[tests]"
+"$PY" -c "import mmseg_code, mmseg.models, mmseg.apis; from mmcv.ops import nms"
+echo "$INPUTS_HASH" > "$STAMP"
+log "ready: $PY"

@@ -1,0 +1,48 @@
+"""Re-save a checkpoint you trust in a form that loads with ``weights_only=True``.
+
+mmseg-code refuses checkpoints holding Python objects outside a small allow-list (see
+``mmseg_code/compat/checkpoint.py``), because unpickling such a file can run arbitrary code. This tool
+is the explicit opt-in: it unpickles FILE fully (only do this for files from a source you trust) and
+writes OUT with the model weights and plain-Python metadata only (optimizer state, message hub and
+other runtime objects are dropped, so OUT is for testing/fine-tuning, not for ``--resume``).
+
+    python tools/model_converters/trust_checkpoint.py FILE OUT
+"""
+import argparse
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def to_plain(obj: Any) -> Any:
+    """Tensors stay tensors; numpy becomes Python numbers/lists; containers recurse; others → str."""
+    if isinstance(obj, torch.Tensor) or obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, dict):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_plain(v) for v in obj)
+    return str(obj)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('file', help='trusted checkpoint to convert')
+    parser.add_argument('out', help='output path')
+    args = parser.parse_args()
+    ckpt = torch.load(args.file, map_location='cpu', weights_only=False)  # the user vouches for this file
+    state = ckpt.get('state_dict', ckpt.get('model', ckpt)) if isinstance(ckpt, dict) else ckpt
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f'{args.file}: no state dict of tensors found (keys: {list(ckpt)[:10]})')
+    out = dict(state_dict=dict(state), meta=to_plain(ckpt.get('meta', {})) if isinstance(ckpt, dict) else {})
+    torch.save(out, args.out)
+    print(f'wrote {args.out}: {len(state)} tensors')
+
+
+if __name__ == '__main__':
+    main()
