@@ -1,0 +1,224 @@
+"""``ImageTextDataset``: an endless, sharded, shuffled stream of image-caption pairs for text-supervised training.
+
+Data flow per dataloader worker::
+
+    sources (shards / caption files) --split by rank & worker--> weighted mix --> shuffle buffer (raw bytes)
+        --> pipeline (decode, augment, clean caption, select nouns, tokenize, pack) --> dict(inputs, data_samples)
+
+* **Splitting.** Every pass ("round") over a source permutes its units (shards or annotation rows) with
+  ``default_rng([seed, source, round])`` -- the same permutation on every rank and worker -- and global worker
+  ``g = rank * num_workers + worker_id`` of ``W = world_size * num_workers`` takes units ``perm[g::W]``. A source with
+  fewer units than ``W`` is read by every worker and split sample-wise (sample ``k`` goes to worker ``k % W``).
+* **Endless.** With ``repeat=True`` (training) rounds continue forever with fresh permutations; ``repeat=False`` makes
+  one pass (inspection, tests).
+* **Bad data.** Readers and transforms report bad samples (``SkipSample``); they are dropped and counted by reason.
+  The per-worker cumulative counts ride along in each yielded data sample's metainfo (``skip_counts``,
+  ``skip_source``) so that ``SkipCounterHook`` in the main process can sum them over workers and ranks. If
+  ``max_consecutive_skips`` samples in a row are bad the stream stops with an error naming the counts, so a broken
+  dataset or pipeline cannot spin silently.
+
+Use it with MMEngine's Runner as ``train_dataloader = dict(batch_size=..., num_workers=..., sampler=None,
+dataset=dict(type='ImageTextDataset', ...))``: PyTorch forbids samplers for iterable datasets, and MMEngine passes
+``sampler=None`` straight through.
+"""
+import traceback
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+
+import numpy as np
+from mmengine.dist import get_dist_info
+from mmengine.logging import print_log
+from mmseg.registry import DATASETS, TRANSFORMS
+from torch.utils.data import IterableDataset, get_worker_info
+
+from .skip import SkipCounter, SkipSample
+from .sources import RawSample, build_source
+
+
+class _SkipState:
+    """Skip bookkeeping of one iterator: counts, the consecutive-skip guard and sample-wise ownership."""
+
+    def __init__(self, limit: int) -> None:
+        self.counts = SkipCounter()
+        self.consecutive = 0
+        self.limit = limit
+
+    def skip(self, reason: str, detail: str = '') -> None:
+        self.counts.add(reason)
+        self.consecutive += 1
+        if self.limit and self.consecutive >= self.limit:
+            raise RuntimeError(
+                f'ImageTextDataset: {self.consecutive} consecutive samples were skipped (last: {reason} {detail}); '
+                f'counts so far {self.counts.as_dict()}. The data or the pipeline is broken.')
+
+
+@DATASETS.register_module()
+class ImageTextDataset(IterableDataset):
+    """Stream image-caption pairs from webdataset shards and/or caption files through an mmseg pipeline.
+
+    Args:
+        sources: one source config or a list; ``dict(urls='cc3m/{00000..00331}.tar', weight=3.0)`` for img2dataset
+            shards, ``dict(ann_file='pairs.jsonl', img_dir='images/', weight=1.0)`` for a folder + JSONL/CSV.
+        pipeline: transform configs (mmseg ``TRANSFORMS``), applied to ``dict(key, img_bytes, caption, meta, source)``.
+        shuffle_buffer: size of the sample-level shuffle buffer of raw (undecoded) samples; 0 or 1 disables it.
+        seed: seed of shard permutations, source mixing and the shuffle buffer (transform randomness follows the
+            global RNGs that MMEngine seeds per worker).
+        repeat: endless iteration (training) or a single pass.
+        rank, world_size: override the distributed rank/world size (default: ``mmengine.dist.get_dist_info()``).
+        max_consecutive_skips: raise after this many bad samples in a row (0 disables the guard).
+    """
+
+    def __init__(self,
+                 sources: Union[Dict[str, Any], Sequence[Dict[str, Any]]],
+                 pipeline: Sequence[Dict[str, Any]] = (),
+                 shuffle_buffer: int = 10000,
+                 seed: int = 0,
+                 repeat: bool = True,
+                 rank: Optional[int] = None,
+                 world_size: Optional[int] = None,
+                 max_consecutive_skips: int = 10000) -> None:
+        super().__init__()
+        source_cfgs = [sources] if isinstance(sources, dict) else list(sources)
+        if not source_cfgs:
+            raise ValueError('ImageTextDataset: no source given')
+        self.sources = [build_source(cfg) for cfg in source_cfgs]
+        weights = np.array([s.weight for s in self.sources], dtype=np.float64)
+        if (weights <= 0).any():
+            raise ValueError(f'ImageTextDataset: source weights must be positive, got {weights.tolist()}')
+        self.weights = weights
+        self.transforms = [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline]
+        self.shuffle_buffer = int(shuffle_buffer)
+        self.seed = int(seed)
+        self.repeat = repeat
+        self._fixed_rank = rank is not None or world_size is not None
+        dist_rank, dist_world = get_dist_info()
+        self.rank = dist_rank if rank is None else int(rank)
+        self.world_size = dist_world if world_size is None else int(world_size)
+        if not 0 <= self.rank < self.world_size:
+            raise ValueError(f'ImageTextDataset: rank {self.rank} outside world size {self.world_size}')
+        self.max_consecutive_skips = int(max_consecutive_skips)
+        self._iterations = 0
+        self.skip_counts = SkipCounter()  # counts of the most recent iterator in this process
+
+    @property
+    def metainfo(self) -> Dict[str, Any]:
+        return dict(dataset_type='image_text', sources=[s.name for s in self.sources],
+                    weights=self.weights.tolist())
+
+    # ------------------------------------------------------------------ splitting and mixing
+    def _slot(self) -> tuple:
+        """(global worker index g, number of global workers W, local worker id)."""
+        info = get_worker_info()
+        if info is None and not self._fixed_rank:
+            self.rank, self.world_size = get_dist_info()
+        num_workers = info.num_workers if info is not None else 1
+        worker_id = info.id if info is not None else 0
+        return self.rank * num_workers + worker_id, self.world_size * num_workers, worker_id
+
+    def _source_stream(self, si: int, g: int, world: int, state: _SkipState) -> Iterator[RawSample]:
+        source = self.sources[si]
+        n = len(source.units)
+        shared = n < world  # too few units: every worker reads all and keeps every world-th event
+        if shared and g == 0:
+            print_log(f'ImageTextDataset: source {source.name} has {n} units for {world} workers; every worker reads '
+                      f'all of them and keeps every {world}-th sample (add shards for efficiency)',
+                      logger='current', level=30)
+        event = [0]
+
+        def owned() -> bool:
+            mine = not shared or event[0] % world == g
+            event[0] += 1
+            return mine
+
+        def on_skip(reason: str, detail: str = '') -> None:
+            if owned():
+                state.skip(reason, detail)
+
+        rnd = 0
+        while True:
+            perm = np.random.default_rng([self.seed, si, rnd]).permutation(n)
+            units = perm if shared else perm[g::world]
+            good = 0  # usable samples seen in this pass, owned or not
+            for u in units:
+                for raw in source.read_unit(int(u), on_skip):
+                    good += 1
+                    if owned():
+                        yield raw
+            if good == 0 and len(units) > 0:
+                raise RuntimeError(f'ImageTextDataset: source {source.name} gave worker {g}/{world} no usable sample '
+                                   f'in a full pass over {len(units)} units; skips: {state.counts.as_dict()}')
+            rnd += 1
+            if not self.repeat:
+                return
+
+    def _mixed(self, g: int, world: int, rng: np.random.Generator, state: _SkipState) -> Iterator[RawSample]:
+        streams = [self._source_stream(i, g, world, state) for i in range(len(self.sources))]
+        active = list(range(len(streams)))
+        while active:
+            if len(active) == 1:
+                i = active[0]
+            else:
+                p = self.weights[active] / self.weights[active].sum()
+                i = active[int(rng.choice(len(active), p=p))]
+            try:
+                yield next(streams[i])
+            except StopIteration:
+                active.remove(i)
+
+    def _shuffled(self, stream: Iterator[RawSample], rng: np.random.Generator) -> Iterator[RawSample]:
+        if self.shuffle_buffer <= 1:
+            yield from stream
+            return
+        buf: List[RawSample] = []
+        for raw in stream:
+            buf.append(raw)
+            if len(buf) >= self.shuffle_buffer:
+                j = int(rng.integers(len(buf)))
+                buf[j], buf[-1] = buf[-1], buf[j]
+                yield buf.pop()
+        rng.shuffle(buf)
+        yield from buf
+
+    # ------------------------------------------------------------------ pipeline
+    def _apply(self, raw: RawSample) -> Optional[Dict[str, Any]]:
+        results: Optional[Dict[str, Any]] = dict(raw)
+        for t in self.transforms:
+            results = t(results)
+            if results is None:
+                raise SkipSample('filtered_by_pipeline', type(t).__name__)
+        return results
+
+    def __iter__(self) -> Iterator[Dict[str, Any]]:
+        g, world, worker_id = self._slot()
+        rng = np.random.default_rng([self.seed, 7919, g, world, self._iterations])
+        self._iterations += 1
+        state = _SkipState(self.max_consecutive_skips)
+        self.skip_counts = state.counts
+        source_tag = f'{self.rank}:{worker_id}'
+        warned = set()
+        for raw in self._shuffled(self._mixed(g, world, rng, state), rng):
+            try:
+                out = self._apply(raw)
+            except SkipSample as e:
+                state.skip(e.reason, e.detail)
+                continue
+            except Exception as e:  # noqa: BLE001 -- bad data must not stop training; counted and reported
+                reason = f'error:{type(e).__name__}'
+                if reason not in warned:
+                    warned.add(reason)
+                    print_log(f'ImageTextDataset: sample {raw.get("key")!r} from {raw.get("source")} failed in the '
+                              f'pipeline and is skipped (counted as {reason!r}; further ones are only counted):\n'
+                              f'{traceback.format_exc()}', logger='current', level=30)
+                state.skip(reason, str(e))
+                continue
+            state.consecutive = 0
+            self._attach_counts(out, state.counts, source_tag)
+            yield out
+
+    @staticmethod
+    def _attach_counts(out: Any, counts: SkipCounter, source_tag: str) -> None:
+        info = dict(skip_counts=counts.as_dict(), skip_source=source_tag)
+        sample = out.get('data_samples') if isinstance(out, dict) else None
+        if sample is not None and hasattr(sample, 'set_metainfo'):
+            sample.set_metainfo(info)
+        elif isinstance(out, dict):
+            out.update(info)
