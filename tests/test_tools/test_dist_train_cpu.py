@@ -92,3 +92,39 @@ def test_dist_train_two_cpu_processes(tmp_path):
     assert ckpt['meta']['iter'] == 4
     w = model.decode_head.conv_seg.weight
     assert torch.equal(w, ckpt['state_dict']['decode_head.conv_seg.weight'])
+
+
+def test_stock_mmseg_stack_end_to_end_single_process(tmp_path):
+    """numpy 2 / opencv 5 / torch 2.14 with mmseg's own train → test (IoUMetric) → inference APIs."""
+    data, work = tmp_path / 'data', tmp_path / 'work'
+    _make_seg_data(data)
+    cfg_text = CONFIG.format(root=str(data)) + textwrap.dedent(f'''
+        test_dataloader = dict(batch_size=1, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
+                               dataset=train_dataloader['dataset'])
+        test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+        test_cfg = dict(type='TestLoop')
+        test_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
+        visualizer = dict(type='SegLocalVisualizer', vis_backends=[dict(type='LocalVisBackend')], name='visualizer')
+    ''')
+    cfg = tmp_path / 'tiny_seg.py'
+    cfg.write_text(cfg_text)
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES='')
+    run = lambda *a: subprocess.run([sys.executable, *a], cwd=ROOT, env=env, capture_output=True, text=True,
+                                    timeout=300)
+    out = run('tools/train.py', str(cfg), '--work-dir', str(work))
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    out = run('tools/test.py', str(cfg), str(work / 'iter_4.pth'), '--work-dir', str(work / 'test'),
+              '--out', str(work / 'preds'))
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    assert 'mIoU' in out.stdout + out.stderr
+    assert len(list((work / 'preds').glob('*.png'))) == 8
+
+    # mmseg.apis on the same checkpoint (checkpoint loading goes through the safe loader).
+    import mmseg_code  # noqa: F401
+    from mmseg.apis import MMSegInferencer, inference_model, init_model
+    model = init_model(str(cfg), str(work / 'iter_4.pth'), device='cpu', cfg_options={})
+    result = inference_model(model, str(data / 'img' / '0.png'))
+    assert tuple(result.pred_sem_seg.data.shape) == (1, 32, 32)
+    inferencer = MMSegInferencer(model=str(cfg), weights=str(work / 'iter_4.pth'), device='cpu')
+    pred = inferencer(str(data / 'img' / '1.png'))['predictions']
+    assert pred.shape == (32, 32) and set(np.unique(pred)) <= {0, 1}
