@@ -1,0 +1,163 @@
+"""Symmetric InfoNCE with a learnable temperature, gathered across ranks with gradients.
+
+One implementation serves TCL's image-level and feature-level contrast (TCL Eq. 4-6), CoDe's region-word
+alignment L_hcl (CoDe Eq. 7) and MGCA's levels.
+
+Plain form, for local image embeddings ``v`` (``B×D``) and text embeddings ``t`` (``B×D``) on rank ``r``
+of ``R`` ranks (``N = R·B`` globally, other ranks' rows gathered *with* gradients):
+
+    s = exp(logit_scale) clamped to ≤ max_logit_scale
+    L_i2t = CE( s · v̂ t̂_all^T ,  y )          (B×N logits)
+    L_t2i = CE( s · t̂ v̂_all^T ,  y )          (B×N logits)
+    L = ½ (L_i2t + L_t2i),    y_b = b + B·r   (labels offset by the rank)
+
+Extended form (TCL_f, TCL Eq. 6): the image side is one embedding per (image, text) pair, ``v`` is ``B×N×D``
+with ``v[b, n]`` = image b pooled under the mask of (global) text n:
+
+    logits_i2t[b, n] = s · <v̂[b, n], t̂_all[n]>
+    logits_t2i[b, n] = s · <v̂_all[n, b + B·r], t̂[b]>   (image n of any rank, under local text b)
+
+Gathering uses an all-gather whose backward all-reduces (sums) the gradient and keeps the local slice, so a
+DDP run (which averages gradients) is the single-process run on the global batch. Without an initialised
+process group everything is local. Logits are computed in fp32 (AMP-safe).
+
+Optional ``valid`` (``B`` bool) drops invalid rows from the mean and masks invalid columns out of every
+softmax (CoDe captions with fewer than J nouns).
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+
+
+def dist_info() -> tuple[int, int]:
+    """``(rank, world_size)``; ``(0, 1)`` when torch.distributed is not initialised."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class _AllGatherGrad(torch.autograd.Function):
+    """All-gather along dim 0; backward sums the gradients of all ranks and returns the local slice."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        rank, world = dist_info()
+        ctx.rank, ctx.size = rank, x.shape[0]
+        x = x.contiguous()
+        out = [torch.empty_like(x) for _ in range(world)]
+        dist.all_gather(out, x)
+        return torch.cat(out, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        return grad[ctx.rank * ctx.size:(ctx.rank + 1) * ctx.size]
+
+
+def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``x`` (same shape on every rank) over ranks along dim 0, differentiably.
+
+    Returns ``x`` itself when not distributed. The local rows of the result are ``x`` (rank order).
+    """
+    _, world = dist_info()
+    if world == 1:
+        return x
+    return _AllGatherGrad.apply(x)
+
+
+def gather_no_grad(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``x`` over ranks along dim 0 without gradients (labels, masks)."""
+    _, world = dist_info()
+    if world == 1:
+        return x
+    x = x.contiguous()
+    out = [torch.empty_like(x) for _ in range(world)]
+    dist.all_gather(out, x)
+    return torch.cat(out, dim=0)
+
+
+@MODELS.register_module()
+class InfoNCE(nn.Module):
+    """Symmetric InfoNCE, ½(CE_i2t + CE_t2i), with its own learnable temperature.
+
+    Args:
+        init_temperature: τ₀; ``logit_scale`` starts at log(1/τ₀) (CLIP/TCL: 0.07).
+        learnable: whether ``logit_scale`` is trained.
+        max_logit_scale: clamp of exp(logit_scale) (100 as CLIP/TCL).
+        extended: TCL_f's extended form (image side ``B×N×D``, see the module docstring).
+        normalize: L2-normalise both sides first (eps 1e-6, as the official ``us.normalize``).
+        loss_weight: multiplies the returned loss.
+
+    Forward:
+        image_emb: ``B×D`` (plain) or ``B×N×D`` (extended, N = B·world).
+        text_emb: ``B×D``.
+        valid: optional ``B`` bool.
+    Returns:
+        scalar loss (fp32).
+    """
+
+    def __init__(self,
+                 init_temperature: float = 0.07,
+                 learnable: bool = True,
+                 max_logit_scale: float = 100.0,
+                 extended: bool = False,
+                 normalize: bool = True,
+                 loss_weight: float = 1.0) -> None:
+        super().__init__()
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / init_temperature)), requires_grad=learnable)
+        self.max_logit_scale = max_logit_scale
+        self.extended = extended
+        self.normalize = normalize
+        self.loss_weight = loss_weight
+
+    def scale(self) -> torch.Tensor:
+        return self.logit_scale.float().exp().clamp(max=self.max_logit_scale)
+
+    def forward(self, image_emb: torch.Tensor, text_emb: torch.Tensor,
+                valid: Optional[torch.Tensor] = None) -> torch.Tensor:
+        rank, world = dist_info()
+        image_emb, text_emb = image_emb.float(), text_emb.float()
+        if self.normalize:
+            image_emb = F.normalize(image_emb, dim=-1, eps=1e-6)
+            text_emb = F.normalize(text_emb, dim=-1, eps=1e-6)
+        b = text_emb.shape[0]
+        labels = torch.arange(b, device=text_emb.device) + b * rank
+        all_text = gather_with_grad(text_emb)                                    # N×D
+        if self.extended:
+            n = image_emb.shape[1]
+            if image_emb.shape[0] != b or n != b * world:
+                raise ValueError(f'Extended InfoNCE expects image_emb B×(B·world)×D = {b}×{b * world}×D, '
+                                 f'got {tuple(image_emb.shape)}.')
+            logits_i2t = torch.einsum('bnd,nd->bn', image_emb, all_text)
+            here = image_emb[:, rank * b:(rank + 1) * b]                         # B×B×D (local texts)
+            all_here = gather_with_grad(here)                                    # N×B×D
+            logits_t2i = torch.einsum('nbd,bd->bn', all_here, text_emb)
+        else:
+            all_image = gather_with_grad(image_emb)                              # N×D
+            logits_i2t = image_emb @ all_text.t()
+            logits_t2i = text_emb @ all_image.t()
+        s = self.scale()
+        logits_i2t, logits_t2i = s * logits_i2t, s * logits_t2i
+        if valid is None:
+            loss = 0.5 * (F.cross_entropy(logits_i2t, labels) + F.cross_entropy(logits_t2i, labels))
+        else:
+            valid = valid.to(device=text_emb.device, dtype=torch.bool)
+            col_ok = gather_no_grad(valid)                                       # N
+            neg_inf = torch.finfo(logits_i2t.dtype).min
+            logits_i2t = logits_i2t.masked_fill(~col_ok[None], neg_inf)
+            logits_t2i = logits_t2i.masked_fill(~col_ok[None], neg_inf)
+            per_row = 0.5 * (F.cross_entropy(logits_i2t, labels, reduction='none') +
+                             F.cross_entropy(logits_t2i, labels, reduction='none'))
+            w = valid.float()
+            # mean over the valid rows of *all* ranks, so DDP averaging gives the global-batch mean
+            denom = gather_no_grad(w.sum()[None]).sum() / world
+            loss = (per_row * w).sum() / denom.clamp(min=1.0)
+        return self.loss_weight * loss

@@ -1,0 +1,189 @@
+"""Vocabulary → text embeddings for open-vocabulary inference (TCL Sec. 4.1 protocol).
+
+A vocabulary is a list of classes, each with one or more synonyms (a list of names, or a txt file with one
+class per line and comma-separated synonyms). For class k with synonyms s and prompt templates T:
+
+    e_s   = mean_{τ∈T} E_t(τ(s))          (unnormalised CLIP text embeddings, TCL's ensembling)
+    ê_s   = e_s / ||e_s||                  (normalised once)
+    score_k(x) = max_{s ∈ syn(k)} score(x, ê_s)
+
+``background``: a class named ``background`` is never prompted; when the vocabulary has a background the
+segmentor adds a constant ``bg_thresh`` score plane as output channel 0 (TCL's rule).
+
+Template sets: ``custom`` (TCL's 9), ``simple`` ("a photo of a {}."), ``imagenet80`` (CLIP's 80 ImageNet
+templates; also the targets of CoDe's KgCoOp loss), ``none`` (the bare name).
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+
+TEMPLATES: dict[str, list[str]] = {
+    'none': ['{}'],
+    'simple': ['a photo of a {}.'],
+    'custom': [
+        'itap of a {}.', 'a bad photo of a {}.', 'a origami {}.', 'a photo of the large {}.',
+        'a {} in a video game.', 'art of the {}.', 'a photo of the small {}.', 'a photo of many {}.',
+        'a photo of {}s.'
+    ],
+    'imagenet80': [
+        'a bad photo of a {}.', 'a photo of many {}.', 'a sculpture of a {}.', 'a photo of the hard to see {}.',
+        'a low resolution photo of the {}.', 'a rendering of a {}.', 'graffiti of a {}.',
+        'a bad photo of the {}.', 'a cropped photo of the {}.', 'a tattoo of a {}.', 'the embroidered {}.',
+        'a photo of a hard to see {}.', 'a bright photo of a {}.', 'a photo of a clean {}.',
+        'a photo of a dirty {}.', 'a dark photo of the {}.', 'a drawing of a {}.', 'a photo of my {}.',
+        'the plastic {}.', 'a photo of the cool {}.', 'a close-up photo of a {}.',
+        'a black and white photo of the {}.', 'a painting of the {}.', 'a painting of a {}.',
+        'a pixelated photo of the {}.', 'a sculpture of the {}.', 'a bright photo of the {}.',
+        'a cropped photo of a {}.', 'a plastic {}.', 'a photo of the dirty {}.',
+        'a jpeg corrupted photo of a {}.', 'a blurry photo of the {}.', 'a photo of the {}.',
+        'a good photo of the {}.', 'a rendering of the {}.', 'a {} in a video game.', 'a photo of one {}.',
+        'a doodle of a {}.', 'a close-up photo of the {}.', 'a photo of a {}.', 'the origami {}.',
+        'the {} in a video game.', 'a sketch of a {}.', 'a doodle of the {}.', 'a origami {}.',
+        'a low resolution photo of a {}.', 'the toy {}.', 'a rendition of the {}.', 'a photo of the clean {}.',
+        'a photo of a large {}.', 'a rendition of a {}.', 'a photo of a nice {}.', 'a photo of a weird {}.',
+        'a blurry photo of a {}.', 'a cartoon {}.', 'art of a {}.', 'a sketch of the {}.',
+        'a embroidered {}.', 'a pixelated photo of a {}.', 'itap of the {}.',
+        'a jpeg corrupted photo of the {}.', 'a good photo of a {}.', 'a plushie {}.',
+        'a photo of the nice {}.', 'a photo of the small {}.', 'a photo of the weird {}.', 'the cartoon {}.',
+        'art of the {}.', 'a drawing of the {}.', 'a photo of the large {}.',
+        'a black and white photo of a {}.', 'the plushie {}.', 'a dark photo of a {}.', 'itap of a {}.',
+        'graffiti of the {}.', 'a toy {}.', 'itap of my {}.', 'a photo of a cool {}.',
+        'a photo of a small {}.', 'a tattoo of the {}.'
+    ],
+}
+
+ClassSpec = Union[str, Sequence[Union[str, Sequence[str]]]]
+
+
+def get_templates(templates: Union[str, Sequence[str]]) -> list[str]:
+    """A named template set or an explicit list of ``{}`` templates."""
+    if isinstance(templates, str):
+        if templates not in TEMPLATES:
+            raise ValueError(f'Unknown template set {templates!r}; known: {sorted(TEMPLATES)}.')
+        return list(TEMPLATES[templates])
+    templates = list(templates)
+    if not templates or any('{}' not in t for t in templates):
+        raise ValueError('Prompt templates must be a non-empty list of strings containing "{}".')
+    return templates
+
+
+def load_classes(classes: ClassSpec) -> list[list[str]]:
+    """Classes as lists of synonyms.
+
+    ``classes`` is a txt path (one class per line, synonyms separated by commas, blank lines skipped) or a
+    sequence whose items are a name (kept verbatim, as mmseg dataset class names) or a list of synonyms.
+    """
+    if isinstance(classes, (str, os.PathLike)):
+        path = os.fspath(classes)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f'Vocabulary file not found: {path}')
+        with open(path, encoding='utf-8') as f:
+            out = [[s.strip() for s in line.split(',') if s.strip()] for line in f if line.strip()]
+    else:
+        out = [[c] if isinstance(c, str) else list(c) for c in classes]
+    if not out:
+        raise ValueError('The vocabulary is empty: give at least one class name.')
+    return out
+
+
+class Vocabulary:
+    """A validated open vocabulary.
+
+    Args:
+        classes: see :func:`load_classes`.
+        background: ``'auto'`` (a first class named "background" is the background), True (a background
+            output channel 0: the first class is dropped from prompting if it is "background", else it is
+            prepended), or False (no background channel).
+
+    Attributes:
+        names: foreground classes, each a list of synonyms (what is prompted).
+        has_background: whether output channel 0 is the constant background plane.
+        class_names: output channel names (``'background'`` first when present).
+        synonyms: flat list of the S prompted names; ``synonym_to_class``: their class index (``S``).
+    """
+
+    def __init__(self, classes: ClassSpec, background: Union[str, bool] = 'auto') -> None:
+        names = load_classes(classes)
+        first_is_bg = names[0][0].strip().lower() == 'background'
+        if background == 'auto':
+            has_bg = first_is_bg
+        elif isinstance(background, bool):
+            has_bg = background
+        else:
+            raise ValueError(f"background must be 'auto', True or False, got {background!r}.")
+        if has_bg and first_is_bg:
+            names = names[1:]
+        if not names:
+            raise ValueError('The vocabulary has no foreground class.')
+        for syns in names:
+            if not syns or any(not isinstance(s, str) or not s.strip() for s in syns):
+                raise ValueError(f'Empty class name in the vocabulary: {syns!r}.')
+        flat = [s for syns in names for s in syns]
+        seen: set = set()
+        dups = [s for s in flat if s in seen or seen.add(s)]
+        if dups:
+            raise ValueError(f'Duplicated class name(s) in the vocabulary: {sorted(set(dups))}.')
+        if len(names) + int(has_bg) < 2:
+            raise ValueError('The vocabulary needs at least two output classes (add background=True).')
+        self.names = names
+        self.has_background = has_bg
+        self.class_names = (['background'] if has_bg else []) + [syns[0] for syns in names]
+        self.synonyms = flat
+        self.synonym_to_class = [k for k, syns in enumerate(names) for _ in syns]
+
+    @property
+    def key(self) -> tuple:
+        """Hashable identity (cache key)."""
+        return (tuple(tuple(s) for s in self.names), self.has_background)
+
+    def __len__(self) -> int:
+        return len(self.class_names)
+
+    def __repr__(self) -> str:
+        return f'Vocabulary({len(self.names)} classes, background={self.has_background})'
+
+
+def check_tokenizable(tokenizer, names: Sequence[str], templates: Sequence[str], context_length: int) -> None:
+    """Raise a one-line error if a name tokenises to nothing or a prompt exceeds the context length."""
+    encode = getattr(tokenizer, 'encode', None)
+    if encode is None:
+        return
+    longest = max(templates, key=len)
+    for name in names:
+        if not encode(name):
+            raise ValueError(f'Class name {name!r} tokenises to nothing.')
+        n = len(encode(longest.format(name))) + 2
+        if n > context_length:
+            raise ValueError(f'Class name {name!r} is too long: its prompt has {n} tokens > context length '
+                             f'{context_length}.')
+
+
+@torch.no_grad()
+def encode_with_templates(text_encoder, names: Sequence[str], templates: Union[str, Sequence[str]] = 'custom',
+                          chunk_size: int = 1024) -> torch.Tensor:
+    """TCL's template ensemble: ``S×D`` L2-normalised embeddings of ``names``.
+
+    Every (name, template) prompt is encoded by the CLIP text encoder (``encode``, unnormalised), averaged
+    over templates, then normalised once.
+    """
+    templates = get_templates(templates)
+    check_tokenizable(text_encoder.tokenizer, names, templates, text_encoder.context_length)
+    prompts = [t.format(n) for n in names for t in templates]
+    embs = []
+    for i in range(0, len(prompts), chunk_size):
+        embs.append(text_encoder.encode(text_encoder.tokenize(prompts[i:i + chunk_size])).float())
+    emb = torch.cat(embs).reshape(len(names), len(templates), -1).mean(dim=1)
+    return F.normalize(emb, dim=-1)
+
+
+def reduce_synonyms(scores: torch.Tensor, synonym_to_class: Optional[torch.Tensor], num_classes: int) -> torch.Tensor:
+    """Max over synonyms: ``B×S×H×W`` → ``B×K×H×W`` (identity when S = K)."""
+    if synonym_to_class is None or scores.shape[1] == num_classes:
+        return scores
+    idx = synonym_to_class.to(scores.device).view(1, -1, 1, 1).expand_as(scores)
+    out = scores.new_full((scores.shape[0], num_classes) + tuple(scores.shape[2:]), float('-inf'))
+    return out.scatter_reduce(1, idx, scores, reduce='amax', include_self=True)
