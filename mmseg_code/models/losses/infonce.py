@@ -156,8 +156,8 @@ class InfoNCE(nn.Module):
             logits_t2i = logits_t2i.masked_fill(~col_ok[None], neg_inf)
             per_row = 0.5 * (F.cross_entropy(logits_i2t, labels, reduction='none') +
                              F.cross_entropy(logits_t2i, labels, reduction='none'))
-            w = valid.float()
+            per_row = torch.where(valid, per_row, torch.zeros_like(per_row))
             # mean over the valid rows of *all* ranks, so DDP averaging gives the global-batch mean
-            denom = gather_no_grad(w.sum()[None]).sum() / world
-            loss = (per_row * w).sum() / denom.clamp(min=1.0)
+            denom = gather_no_grad(valid.float().sum()[None]).sum() / world
+            loss = per_row.sum() / denom.clamp(min=1e-6)
         return self.loss_weight * loss
