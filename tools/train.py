@@ -43,6 +43,10 @@ def enable_amp(cfg: Config) -> None:
         return
     if wrapper != 'OptimWrapper':
         raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper, got {wrapper}.')
+    import torch
+    if not torch.cuda.is_available():
+        raise SystemExit('--amp needs a GPU (MMEngine\'s AmpOptimWrapper is CUDA/NPU/MLU only); '
+                         'train on CPU without --amp.')
     cfg.optim_wrapper.type = 'AmpOptimWrapper'
     cfg.optim_wrapper.loss_scale = 'dynamic'
 
