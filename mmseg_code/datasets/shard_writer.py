@@ -82,3 +82,74 @@ class ShardWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+IMAGE_FILE_EXTS = {'.jpg': 'jpg', '.jpeg': 'jpg', '.png': 'png', '.webp': 'webp'}
+
+
+def pairs_from_folder(folder: str) -> List[Dict[str, str]]:
+    """``{'image': path, 'caption': text}`` for every image in ``folder`` (recursive) that has a same-name ``.txt``
+    caption next to it (the layout of img2dataset's ``files`` output). Images without a caption are returned with
+    ``caption=None`` so the packer can count them."""
+    pairs = []
+    for root, _, files in os.walk(folder):
+        for name in sorted(files):
+            stem, ext = osp.splitext(name)
+            if ext.lower() not in IMAGE_FILE_EXTS:
+                continue
+            txt = osp.join(root, stem + '.txt')
+            caption = None
+            if osp.isfile(txt):
+                with open(txt, encoding='utf-8', errors='replace') as f:
+                    caption = f.read()
+            pairs.append(dict(image=osp.join(root, name), caption=caption))
+    pairs.sort(key=lambda p: p['image'])
+    return pairs
+
+
+def pairs_from_ann_file(ann_file: str, img_dir: Optional[str] = None, image_key: str = 'image',
+                        caption_key: str = 'caption') -> List[Dict[str, str]]:
+    """Pairs from a JSONL/CSV/TSV caption file (same format as ``ImageTextDataset``'s caption-file source)."""
+    from .sources import CaptionFileSource
+    src = CaptionFileSource(ann_file, img_dir=img_dir, image_key=image_key, caption_key=caption_key)
+    return [dict(image=r['image'] if osp.isabs(r['image']) else osp.join(src.img_dir, r['image']),
+                 caption=r['caption']) for r in src.units]
+
+
+def pack_pairs(pairs: List[Dict[str, Optional[str]]], out_dir: str, shard_size: int = 10000,
+               progress: bool = True) -> Dict[str, Any]:
+    """Pack image files + captions into img2dataset shards. Image bytes are copied unchanged (their header is read
+    to check them and to record width/height); unreadable images and missing captions are left out and counted.
+
+    Returns ``dict(written=int, skipped={reason: count}, shards=[paths])``.
+    """
+    from PIL import Image
+    from tqdm import tqdm
+    skipped: Dict[str, int] = {}
+
+    def skip(reason: str) -> None:
+        skipped[reason] = skipped.get(reason, 0) + 1
+
+    with ShardWriter(out_dir, maxcount=shard_size) as writer:
+        for pair in tqdm(pairs, desc='packing', unit='img', disable=not progress):
+            caption = pair.get('caption')
+            if caption is None or not caption.strip():
+                skip('missing_caption')
+                continue
+            ext = IMAGE_FILE_EXTS.get(osp.splitext(pair['image'])[1].lower())
+            try:
+                with open(pair['image'], 'rb') as f:
+                    data = f.read()
+                with Image.open(io.BytesIO(data)) as im:
+                    width, height = im.size
+                    fmt = (im.format or '').lower()
+            except Exception:  # noqa: BLE001 -- any unreadable file is counted and left out
+                skip('unreadable_image')
+                continue
+            ext = {'jpeg': 'jpg', 'png': 'png', 'webp': 'webp'}.get(fmt, ext)
+            key = writer.next_key()
+            writer.write({ext or 'jpg': data, 'txt': caption.strip(),
+                          'json': dict(key=key, caption=caption.strip(), status='success', width=width,
+                                       height=height, original_width=width, original_height=height,
+                                       url=osp.abspath(pair['image']))}, key=key)
+    return dict(written=writer.total, skipped=skipped, shards=writer.paths)

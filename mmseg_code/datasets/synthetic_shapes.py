@@ -4,7 +4,7 @@ segmentation benchmark with exact masks, from one deterministic generator.
 Each image shows 1..``max_objects`` non-overlapping saturated shapes (each 30-50 % of the image side) on a
 low-saturation textured background (low-frequency colour noise + stripes/checks/grain), so objects are distinguishable
 from background by colour and by shape. Captions name every object with its colour and shape and, for two objects,
-their spatial relation ("a red circle above a blue square"); the shape nouns are exactly the benchmark class names, and
+their vertical relation ("a red circle above a blue square"); the shape nouns are exactly the benchmark class names, and
 no other noun appears in a caption. Label i of the masks is class i of ``class_names`` = ['background', *shapes].
 """
 import math
@@ -127,11 +127,15 @@ def textured_background(size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _relation(a: Tuple[float, float], b: Tuple[float, float]) -> str:
-    """Spatial relation of object centre ``a`` to ``b`` (x right, y down)."""
+    """Spatial relation of object centre ``a`` to ``b`` (x right, y down): 'above', 'below' or 'beside'.
+
+    Left/right are not named: in "to the left of" the word "left" is a noun (Penn Treebank), and captions must contain
+    no noun other than shape names.
+    """
     dx, dy = a[0] - b[0], a[1] - b[1]
     if abs(dy) >= abs(dx):
         return 'above' if dy < 0 else 'below'
-    return 'to the left of' if dx < 0 else 'to the right of'
+    return 'beside'
 
 
 def _article(word: str) -> str:
