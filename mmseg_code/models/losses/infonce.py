@@ -17,6 +17,10 @@ with ``v[b, n]`` = image b pooled under the mask of (global) text n:
     logits_i2t[b, n] = s · <v̂[b, n], t̂_all[n]>
     logits_t2i[b, n] = s · <v̂_all[n, b + B·r], t̂[b]>   (image n of any rank, under local text b)
 
+(The official code gathers ``v[:, texts of rank r']`` from each rank r', which pairs other ranks' images with
+*their* texts b + B·r' in the text→image row when R > 1; here the columns of this rank's texts are exchanged
+with an all-to-all, so R ranks compute exactly the single-process loss on the global batch.)
+
 Gathering uses an all-gather whose backward all-reduces (sums) the gradient and keeps the local slice, so a
 DDP run (which averages gradients) is the single-process run on the global batch. Without an initialised
 process group everything is local. Logits are computed in fp32 (AMP-safe).
@@ -71,6 +75,21 @@ def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
     if world == 1:
         return x
     return _AllGatherGrad.apply(x)
+
+
+def exchange_columns(x: torch.Tensor) -> torch.Tensor:
+    """For ``x`` ``B×(B·R)×…`` (local rows × global columns), return ``(B·R)×B×…``: every rank's rows restricted
+    to *this* rank's columns, differentiably (an all-to-all; gloo falls back to gathering all of ``x``)."""
+    rank, world = dist_info()
+    if world == 1:
+        return x
+    b = x.shape[0]
+    if dist.get_backend() == 'nccl':
+        from torch.distributed.nn.functional import all_to_all
+        chunks = [c.contiguous() for c in x.chunk(world, dim=1)]
+        out = all_to_all([torch.empty_like(chunks[0]) for _ in range(world)], chunks)
+        return torch.cat(out, dim=0)
+    return gather_with_grad(x)[:, rank * b:(rank + 1) * b]
 
 
 def gather_no_grad(x: torch.Tensor) -> torch.Tensor:
@@ -137,8 +156,7 @@ class InfoNCE(nn.Module):
                 raise ValueError(f'Extended InfoNCE expects image_emb B×(B·world)×D = {b}×{b * world}×D, '
                                  f'got {tuple(image_emb.shape)}.')
             logits_i2t = torch.einsum('bnd,nd->bn', image_emb, all_text)
-            here = image_emb[:, rank * b:(rank + 1) * b]                         # B×B×D (local texts)
-            all_here = gather_with_grad(here)                                    # N×B×D
+            all_here = exchange_columns(image_emb)                               # N×B×D: all images, local texts
             logits_t2i = torch.einsum('nbd,bd->bn', all_here, text_emb)
         else:
             all_image = gather_with_grad(image_emb)                              # N×D
