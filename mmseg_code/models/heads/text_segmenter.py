@@ -57,7 +57,7 @@ class TextSegmenter(BaseModule):
         text_encoder: the frozen ``CLIPTextEncoder`` (passed by the segmentor through ``default_args``); only its
             ``encode_dense``/``eot_index``/``width``/``embed_dim`` are used.
         num_layers: learnable residual attention blocks on top of E_t (2).
-        num_heads: heads per block (8 for width 512).
+        num_heads: heads per block; None = width // 64 (CLIP's head width: 8 for width 512).
         mlp_ratio: MLP hidden size / width (4).
         attn_mask: ``'none'`` (official: bidirectional, padding attended) or ``'padding'`` (keys after EOT masked).
         init_scale / init_bias: w and b of Eq. 2 (10.0 / 0.0), both learnable.
@@ -67,7 +67,7 @@ class TextSegmenter(BaseModule):
     def __init__(self,
                  text_encoder: nn.Module,
                  num_layers: int = 2,
-                 num_heads: int = 8,
+                 num_heads: Optional[int] = None,
                  mlp_ratio: float = 4.0,
                  attn_mask: str = 'none',
                  init_scale: float = 10.0,
@@ -84,6 +84,8 @@ class TextSegmenter(BaseModule):
         if width != embed_dim and not proj:
             raise ValueError(f'TextSegmenter dots token features (width {width}) with noun embeddings (dim '
                              f'{embed_dim}); they differ for this CLIP, so set proj=True.')
+        if num_heads is None:
+            num_heads = max(1, width // 64)
         if width % num_heads:
             raise ValueError(f'width {width} is not divisible by num_heads={num_heads}')
         self.num_heads = num_heads
