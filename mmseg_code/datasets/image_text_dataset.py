@@ -65,7 +65,11 @@ class ImageTextDataset(IterableDataset):
         repeat: endless iteration (training) or a single pass.
         rank, world_size: override the distributed rank/world size (default: ``mmengine.dist.get_dist_info()``).
         max_consecutive_skips: raise after this many bad samples in a row (0 disables the guard).
+        length: nominal number of samples per rank reported by ``len()`` (MMEngine's logger asks for it); by default
+            a huge number for endless streams, so no epoch end is ever reported.
     """
+
+    ENDLESS_LENGTH = 2 ** 62
 
     def __init__(self,
                  sources: Union[Dict[str, Any], Sequence[Dict[str, Any]]],
@@ -75,7 +79,8 @@ class ImageTextDataset(IterableDataset):
                  repeat: bool = True,
                  rank: Optional[int] = None,
                  world_size: Optional[int] = None,
-                 max_consecutive_skips: int = 10000) -> None:
+                 max_consecutive_skips: int = 10000,
+                 length: Optional[int] = None) -> None:
         super().__init__()
         source_cfgs = [sources] if isinstance(sources, dict) else list(sources)
         if not source_cfgs:
@@ -96,8 +101,16 @@ class ImageTextDataset(IterableDataset):
         if not 0 <= self.rank < self.world_size:
             raise ValueError(f'ImageTextDataset: rank {self.rank} outside world size {self.world_size}')
         self.max_consecutive_skips = int(max_consecutive_skips)
+        self.length = length
         self._iterations = 0
         self.skip_counts = SkipCounter()  # counts of the most recent iterator in this process
+
+    def __len__(self) -> int:
+        if self.length is not None:
+            return int(self.length)
+        if self.repeat:
+            return self.ENDLESS_LENGTH
+        raise TypeError('ImageTextDataset(repeat=False) has no known length; pass length=...')
 
     @property
     def metainfo(self) -> Dict[str, Any]:
