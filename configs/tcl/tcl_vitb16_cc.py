@@ -1,0 +1,25 @@
+# TCL baseline (CVPR 2023) on CC3M + CC12M: OpenAI ViT-B/16, whole captions, 50k iterations, total batch 1024
+# (64 per GPU x 16 GPUs as the paper; lr 7.5e-5 is for 1024 -- use --auto-scale-lr for another total batch).
+# Evaluate a checkpoint with a benchmark config, e.g. tools/test.py configs/tcl/tcl_vitb16_voc21.py <ckpt>, or
+# tools/benchmark.py for all eight.
+_base_ = [
+    '../_base_/models/tcl_vitb16.py',
+    '../_base_/datasets/cc3m_cc12m.py',
+    '../_base_/schedules/tcl_50k.py',
+    '../_base_/default_runtime.py',
+]
+
+# TCL trains on whole captions: no caption is dropped for its noun count (min_nouns=0). TCL's crop is timm's
+# RandomResizedCrop(224, scale=(0.08, 1)) + flip (its RandAugment/RandomErasing are not reproduced here).
+train_pipeline = [
+    dict(type='DecodeImageBytes', min_size=8),
+    dict(type='RandomResizedCrop', size=224, scale=(0.08, 1.0)),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='CleanCaption', max_chars=2000),
+    dict(type='SelectNouns', num_nouns=2, min_nouns=0, tagger='builtin'),
+    dict(type='TokenizeCaptionWithNouns', context_length=77),
+    dict(type='PackImageTextInputs'),
+]
+train_dataloader = dict(batch_size=64, dataset=dict(pipeline=train_pipeline))
+
+custom_hooks = [dict(type='SkipCounterHook', interval=50), dict(type='UnfreezeBlockHook')]
