@@ -1,6 +1,7 @@
 """CLIP BPE tokenisation of the caption with the token positions of each selected noun and the word labels of the
 text segmenter (official code: BPE sub-sequence matching of each noun's own ids in the caption ids)."""
-from typing import Dict, List, Sequence
+from functools import lru_cache
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -16,6 +17,12 @@ def clip_tokenizer():
         from open_clip.tokenizer import SimpleTokenizer
         _TOKENIZER = SimpleTokenizer()
     return _TOKENIZER
+
+
+@lru_cache(maxsize=65536)
+def encode_word(word: str) -> Tuple[int, ...]:
+    """BPE ids of one noun (cached: nouns repeat across captions)."""
+    return tuple(clip_tokenizer().encode(word))
 
 
 def encode_caption(caption: str, context_length: int) -> np.ndarray:
@@ -72,11 +79,11 @@ class TokenizeCaptionWithNouns(BaseTransform):
         ids_list = ids.tolist()
         for noun in results.get('caption_nouns', []):
             if noun not in nouns:
-                labels[find_subsequence(ids_list, tok.encode(noun), 1, eot)] = 0
+                labels[find_subsequence(ids_list, encode_word(noun), 1, eot)] = 0
         for j, noun in enumerate(nouns):
             if not noun:
                 continue
-            pos = find_subsequence(ids_list, tok.encode(noun), 1, eot)
+            pos = find_subsequence(ids_list, encode_word(noun), 1, eot)
             mask[j, pos] = True
             labels[pos] = j + 1
         results['text_ids'] = ids

@@ -1,0 +1,108 @@
+"""Data-side throughput of the image-text pipeline: decoded + transformed samples/s, per stage and per worker.
+
+    python benchmarks/data_throughput.py                       # synthetic 256 px shards, builtin tagger
+    python benchmarks/data_throughput.py --urls 'data/cc3m/{00000..00009}.tar' --tagger nltk --workers 0 2 4
+
+Prints (1) the mean time of each transform on one process, (2) samples/s through a DataLoader for each worker
+count, and samples/s per worker. The model's consumption side (images/s one training step takes) is measured by a
+separate function so a ``--model-config`` option can print it next to these numbers.
+"""
+import argparse
+import itertools
+import os
+import sys
+import tempfile
+import time
+from typing import Dict, List
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import mmseg_code  # noqa: E402,F401  (registers the transforms)
+from mmseg_code.datasets import ImageTextDataset  # noqa: E402
+
+
+def train_pipeline(size: int, tagger: str) -> List[Dict]:
+    """The CC3M/CC12M training pipeline of ``configs/_base_/datasets/cc3m_cc12m.py``."""
+    return [
+        dict(type='DecodeImageBytes'),
+        dict(type='RandomResizedCrop', size=size, scale=(0.9, 1.0)),
+        dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+        dict(type='CleanCaption'),
+        dict(type='SelectNouns', num_nouns=2, min_nouns=1, tagger=tagger),
+        dict(type='TokenizeCaptionWithNouns'),
+        dict(type='PackImageTextInputs'),
+    ]
+
+
+def stage_times(urls: str, pipeline: List[Dict], n: int) -> Dict[str, float]:
+    """Mean milliseconds per sample of each transform (single process, no workers)."""
+    raw_ds = ImageTextDataset(sources=dict(urls=urls), shuffle_buffer=0, pipeline=[])
+    ds = ImageTextDataset(sources=dict(urls=urls), shuffle_buffer=0, pipeline=pipeline)
+    raws = list(itertools.islice(iter(raw_ds), n))
+    totals = {type(t).__name__: 0.0 for t in ds.transforms}
+    done = 0
+    for raw in raws:
+        results = dict(raw)
+        try:
+            for t in ds.transforms:
+                t0 = time.perf_counter()
+                results = t(results)
+                totals[type(t).__name__] += time.perf_counter() - t0
+        except Exception:  # noqa: BLE001 -- skipped samples are not timed further
+            continue
+        done += 1
+    return {k: 1000 * v / max(done, 1) for k, v in totals.items()}
+
+
+def loader_throughput(urls: str, pipeline: List[Dict], workers: int, batch_size: int, batches: int) -> float:
+    """Samples/s delivered by a DataLoader with ``workers`` worker processes (after one warm-up batch)."""
+    from mmengine.dataset import pseudo_collate
+    from torch.utils.data import DataLoader
+    ds = ImageTextDataset(sources=dict(urls=urls), shuffle_buffer=100, pipeline=pipeline)
+    loader = DataLoader(ds, batch_size=batch_size, num_workers=workers, collate_fn=pseudo_collate)
+    it = iter(loader)
+    next(it)
+    t0 = time.perf_counter()
+    for _ in range(batches):
+        next(it)
+    return batches * batch_size / (time.perf_counter() - t0)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--urls', help='shard pattern; default: generate synthetic shards')
+    p.add_argument('--synthetic-size', type=int, default=256, help='image side of generated shards')
+    p.add_argument('--synthetic-num', type=int, default=600)
+    p.add_argument('--crop-size', type=int, default=224)
+    p.add_argument('--tagger', default='builtin', choices=['builtin', 'nltk'])
+    p.add_argument('--workers', type=int, nargs='+', default=[0, 2])
+    p.add_argument('--batch-size', type=int, default=16)
+    p.add_argument('--batches', type=int, default=20)
+    args = p.parse_args(argv)
+    tmp = None
+    urls = args.urls
+    if urls is None:
+        from mmseg_code.datasets.synthetic_shapes import ShapesConfig, write_caption_shards
+        tmp = tempfile.TemporaryDirectory()
+        write_caption_shards(ShapesConfig(image_size=args.synthetic_size, max_objects=3), tmp.name,
+                             args.synthetic_num, shard_size=100, progress=False)
+        urls = os.path.join(tmp.name, '*.tar')
+        print(f'synthetic shards: {args.synthetic_num} x {args.synthetic_size}px jpg')
+    pipeline = train_pipeline(args.crop_size, args.tagger)
+    print(f'cpu cores: {os.cpu_count()}  crop: {args.crop_size}  tagger: {args.tagger}')
+    print('per-transform time, one process (ms/sample):')
+    times = stage_times(urls, pipeline, 200)
+    for k, v in times.items():
+        print(f'  {k:28s} {v:7.3f}')
+    print(f'  {"total":28s} {sum(times.values()):7.3f}  -> {1000 / sum(times.values()):.0f} samples/s')
+    print('DataLoader throughput:')
+    for w in args.workers:
+        sps = loader_throughput(urls, pipeline, w, args.batch_size, args.batches)
+        print(f'  workers={w}: {sps:8.1f} samples/s  ({sps / max(w, 1):.1f} per worker)')
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
