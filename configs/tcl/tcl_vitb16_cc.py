@@ -1,7 +1,7 @@
 # TCL baseline (CVPR 2023) on CC3M + CC12M: OpenAI ViT-B/16, whole captions, 50k iterations, total batch 1024
 # (64 per GPU x 16 GPUs as the paper; lr 7.5e-5 is for 1024 -- use --auto-scale-lr for another total batch).
-# Evaluate a checkpoint with a benchmark config, e.g. tools/test.py configs/tcl/tcl_vitb16_voc21.py <ckpt>, or
-# tools/benchmark.py for all eight.
+# Evaluate a checkpoint on a benchmark by combining this model with a dataset config from configs/_base_/datasets/
+# (`model = _base_.benchmark.model` takes the vocabulary and the slide/PAMR/KP protocol).
 _base_ = [
     '../_base_/models/tcl_vitb16.py',
     '../_base_/datasets/cc3m_cc12m.py',
