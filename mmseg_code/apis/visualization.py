@@ -1,0 +1,125 @@
+"""Overlays with a legend: an automatic palette and ``SegLegendVisualizer`` (mmseg's visualizer + a legend panel).
+
+``SegLegendVisualizer`` is a drop-in for ``SegLocalVisualizer``: ``visualizer = dict(type='SegLegendVisualizer', ...)``
+makes ``tools/test.py --show-dir`` and the inferencer write ``image | colour overlay | legend`` images, the legend
+listing the classes present (colour swatch + name).
+"""
+from __future__ import annotations
+
+import colorsys
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+from mmseg.registry import VISUALIZERS
+from mmseg.visualization import SegLocalVisualizer
+
+BACKGROUND_COLOUR = (0, 0, 0)
+
+
+def auto_palette(classes: Sequence[str], seed_offset: float = 0.0) -> list[list[int]]:
+    """Distinct RGB colours, one per class; a class named ``background`` is black.
+
+    Hues are spaced by the golden ratio (deterministic, neighbours far apart); saturation and value alternate so
+    that long vocabularies stay distinguishable.
+    """
+    golden = 0.618033988749895
+    out = []
+    for i, name in enumerate(classes):
+        if str(name).strip().lower() == 'background':
+            out.append(list(BACKGROUND_COLOUR))
+            continue
+        h = (seed_offset + i * golden) % 1.0
+        s = (0.85, 0.6, 1.0)[i % 3]
+        v = (0.95, 0.75, 0.85)[(i // 3) % 3]
+        out.append([int(round(c * 255)) for c in colorsys.hsv_to_rgb(h, s, v)])
+    return out
+
+
+def colourise(sem_seg: np.ndarray, palette: Sequence[Sequence[int]], ignore_index: int = 255) -> np.ndarray:
+    """Label map ``H×W`` → RGB ``H×W×3`` (ignored / out-of-range labels black)."""
+    lut = np.zeros((256, 3), dtype=np.uint8)
+    lut[:len(palette)] = np.asarray(palette, dtype=np.uint8)[:256]
+    if ignore_index < 256:
+        lut[ignore_index] = 0
+    return lut[np.clip(sem_seg.astype(np.int64), 0, 255)]
+
+
+def legend_panel(height: int, labels: Sequence[int], classes: Sequence[str],
+                 palette: Sequence[Sequence[int]], font_scale: Optional[float] = None) -> np.ndarray:
+    """A white ``height×W×3`` RGB panel listing ``labels`` (swatch + class name), in columns if needed."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    if font_scale is None:
+        font_scale = float(np.clip(height / 600.0, 0.3, 0.8))
+    thickness = 1
+    (_, th), base = cv2.getTextSize('Ag', font, font_scale, thickness)
+    row = th + base + 6
+    sw = th + base
+    pad = 4
+    labels = [int(lb) for lb in labels if 0 <= int(lb) < len(classes)]
+    if not labels:
+        return np.full((height, 1, 3), 255, dtype=np.uint8)
+    rows = max(1, (height - pad) // row)
+    cols = [labels[i:i + rows] for i in range(0, len(labels), rows)]
+    widths = [max(cv2.getTextSize(str(classes[lb]), font, font_scale, thickness)[0][0] for lb in col) + sw + 3 * pad
+              for col in cols]
+    panel = np.full((height, sum(widths) + pad, 3), 255, dtype=np.uint8)
+    x0 = pad
+    for col, width in zip(cols, widths):
+        for r, lb in enumerate(col):
+            y = pad + r * row
+            colour = tuple(int(c) for c in palette[lb])
+            cv2.rectangle(panel, (x0, y), (x0 + sw, y + sw), colour, -1)
+            cv2.rectangle(panel, (x0, y), (x0 + sw, y + sw), (0, 0, 0), 1)
+            cv2.putText(panel, str(classes[lb]), (x0 + sw + pad, y + th), font, font_scale, (0, 0, 0), thickness,
+                        cv2.LINE_AA)
+        x0 += width
+    return panel
+
+
+def draw_overlay(image: np.ndarray, sem_seg: np.ndarray, classes: Sequence[str],
+                 palette: Optional[Sequence[Sequence[int]]] = None, alpha: float = 0.5,
+                 legend: bool = True, side_by_side: bool = False) -> np.ndarray:
+    """RGB overlay of a label map on an RGB image, with a legend of the classes present.
+
+    Args:
+        image: ``H×W×3`` RGB uint8.
+        sem_seg: ``H×W`` labels (indices into ``classes``; 255 ignored).
+        classes: class names.
+        palette: RGB colours (default :func:`auto_palette`).
+        alpha: overlay opacity.
+        legend: append the legend panel on the right.
+        side_by_side: put the plain image left of the overlay.
+    """
+    palette = auto_palette(classes) if palette is None else palette
+    colour = colourise(sem_seg, palette)
+    over = (image.astype(np.float32) * (1 - alpha) + colour.astype(np.float32) * alpha).astype(np.uint8)
+    parts = [image, over] if side_by_side else [over]
+    if legend:
+        present = [lb for lb in np.unique(sem_seg) if lb < len(classes)]
+        parts.append(legend_panel(image.shape[0], present, classes, palette))
+    return np.concatenate(parts, axis=1)
+
+
+@VISUALIZERS.register_module()
+class SegLegendVisualizer(SegLocalVisualizer):
+    """``SegLocalVisualizer`` whose drawings carry a legend panel (colour swatch + name of each class present).
+
+    Args:
+        with_region_labels: also write mmseg's per-region text labels into the overlay (default False: the
+            legend names the colours).
+        **kwargs: ``SegLocalVisualizer`` arguments (``vis_backends``, ``save_dir``, ``alpha``, …).
+    """
+
+    def __init__(self, name: str = 'visualizer', with_region_labels: bool = False, **kwargs) -> None:
+        super().__init__(name=name, **kwargs)
+        self.with_region_labels = with_region_labels
+
+    def _draw_sem_seg(self, image: np.ndarray, sem_seg, classes: Optional[list], palette: Optional[list],
+                      with_labels: Optional[bool] = True) -> np.ndarray:
+        drawn = super()._draw_sem_seg(image, sem_seg, classes, palette, bool(with_labels and self.with_region_labels))
+        labels = np.unique(sem_seg.cpu().data.numpy() if hasattr(sem_seg.cpu().data, 'numpy') else sem_seg.data)
+        panel = legend_panel(drawn.shape[0], [lb for lb in labels if lb < len(classes)], classes, palette)
+        out = np.concatenate([drawn, panel], axis=1)
+        self.set_image(out)
+        return out

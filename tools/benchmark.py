@@ -1,0 +1,290 @@
+"""Zero-shot evaluation on every benchmark whose data is present: the paper's Table 1, with and without PAMR.
+
+    python tools/benchmark.py CONFIG CHECKPOINT --data-root data [--benchmarks voc21 ade20k ...]
+        [--pamr both|on|off] [--out-dir DIR] [--cfg-options k=v ...]
+
+``CONFIG`` is a model config of the plugin (TCL, CoDe, …; its dataset parts are replaced), ``CHECKPOINT`` its weights
+(or ``none``). For each benchmark config ``configs/_base_/datasets/<name>.py`` (or any dataset config path given in
+``--benchmarks``) whose data lies under ``--data-root``, the model gets the benchmark's protocol
+(``benchmark.model``: vocabulary + ``test_cfg``) and is evaluated by mmseg's ``IoUMetric``:
+
+    PAMR on  : test_cfg.pamr=True,  bg_thresh 0.4 (benchmarks with background)
+    PAMR off : test_cfg.pamr=False, bg_thresh 0.5
+
+Missing datasets are skipped with a line saying what is missing. Written to ``--out-dir``
+(default ``work_dirs/benchmark/<checkpoint name>``): ``table.md`` and ``table.csv`` (Table 1 layout: per-benchmark
+mIoU, TCL's 8-benchmark average and CoDe's 6-benchmark average, the papers' numbers as reference rows) and
+``results.json``. ``--cfg-options`` is applied to every run after the protocol (e.g. ``model.test_cfg.kp_weight=0``).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import glob
+import json
+import os
+import os.path as osp
+import time
+from typing import Optional
+
+from mmengine.config import Config, DictAction
+
+import mmseg_code  # noqa: F401  (registers the plugin, safe checkpoint loading)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DATASET_DIR = osp.join(ROOT, 'configs', '_base_', 'datasets')
+# Table 1 order (TCL's 8); CoDe's Table 1 uses the 6 without VOC20/Context59.
+BENCHMARKS = ['voc21', 'context60', 'coco_object', 'voc20', 'context59', 'coco_stuff171', 'cityscapes', 'ade20k']
+AVG6 = ['voc21', 'context60', 'coco_object', 'coco_stuff171', 'cityscapes', 'ade20k']
+PREPARE_HINT = 'see docs/evaluation.md ("Preparing the datasets")'
+# label maps that only exist after conversion
+CONVERTED = {
+    'coco_object': ('*_instanceTrainIds.png', 'run tools/dataset_converters/coco_object.py'),
+    'coco_stuff171': ('*_labelTrainIds.png', "run mmseg's tools/dataset_converters/coco_stuff164k.py"),
+    'cityscapes': ('*/*_gtFine_labelTrainIds.png', "run mmseg's tools/dataset_converters/cityscapes.py"),
+}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description='Zero-shot benchmark table (TCL/CoDe Table 1)')
+    p.add_argument('config', help='model config of the plugin')
+    p.add_argument('checkpoint', help='checkpoint file, or "none"')
+    p.add_argument('--data-root', default='data', help='folder holding VOCdevkit/, coco_stuff164k/, cityscapes/, ade/')
+    p.add_argument('--benchmarks', nargs='+', default=BENCHMARKS,
+                   help=f'names ({", ".join(BENCHMARKS)}) or dataset config paths')
+    p.add_argument('--pamr', choices=['both', 'on', 'off'], default='both')
+    p.add_argument('--out-dir', help='where table.md, table.csv, results.json go')
+    p.add_argument('--work-dir', help='work dir of the runs (logs); default <out-dir>/runs')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, help='overrides applied to every run')
+    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    return p.parse_args(argv)
+
+
+# ----------------------------------------------------------------------------------------------- benchmark configs
+def benchmark_config_path(name: str) -> str:
+    if name.endswith('.py'):
+        return name
+    path = osp.join(DATASET_DIR, f'{name}.py')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'unknown benchmark {name!r}: {path} does not exist (known: {", ".join(BENCHMARKS)})')
+    return path
+
+
+def load_benchmark(name: str) -> Config:
+    cfg = Config.fromfile(benchmark_config_path(name))
+    if 'test_dataloader' not in cfg:
+        raise KeyError(f'{name}: the dataset config has no test_dataloader')
+    return cfg
+
+
+def benchmark_info(bcfg: Config, name: str) -> dict:
+    """``benchmark`` dict of a dataset config; configs without one get the dataset's classes as vocabulary."""
+    info = dict(bcfg.get('benchmark', None) or {})
+    info.setdefault('name', osp.splitext(osp.basename(name))[0])
+    info.setdefault('title', info['name'])
+    info.setdefault('paper', {})
+    info.setdefault('model', {})
+    return info
+
+
+def dataset_root(bcfg: Config, info: dict, data_root: Optional[str]) -> str:
+    if data_root is not None and info.get('data_subdir'):
+        return osp.join(data_root, info['data_subdir'])
+    return bcfg.test_dataloader.dataset.get('data_root', '') or ''
+
+
+def missing_reason(bcfg: Config, info: dict, root: str) -> Optional[str]:
+    """None if the benchmark's files are there, else a one-line reason."""
+    ds = bcfg.test_dataloader.dataset
+    prefix = ds.get('data_prefix', {}) or {}
+    if not osp.isdir(root):
+        return f'{root} not found'
+    for key in ('img_path', 'seg_map_path'):
+        if prefix.get(key) and not osp.isdir(osp.join(root, prefix[key])):
+            return f'{osp.join(root, prefix[key])} not found'
+    if ds.get('ann_file') and not osp.isfile(osp.join(root, ds.ann_file)):
+        return f'{osp.join(root, ds.ann_file)} not found'
+    if info['name'] in CONVERTED and prefix.get('seg_map_path'):
+        pattern, hint = CONVERTED[info['name']]
+        if next(glob.iglob(osp.join(root, prefix['seg_map_path'], pattern)), None) is None:
+            return f'no {pattern} under {osp.join(root, prefix["seg_map_path"])}: {hint}'
+    return None
+
+
+def _vocabulary_from_dataset(bcfg: Config) -> list:
+    from mmseg.registry import DATASETS
+    from mmseg.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    ds_cfg = copy.deepcopy(bcfg.test_dataloader.dataset)
+    ds_cfg['lazy_init'] = True
+    return list(DATASETS.build(ds_cfg).metainfo['classes'])
+
+
+def build_run_config(model_cfg: Config, bcfg: Config, info: dict, root: str, pamr: bool, checkpoint: Optional[str],
+                     work_dir: str, cfg_options: Optional[dict] = None) -> Config:
+    """The model config with the benchmark's data, protocol and the PAMR setting (bg_thresh 0.4 / 0.5)."""
+    cfg = copy.deepcopy(model_cfg)
+    for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler', 'val_dataloader', 'val_cfg',
+                'val_evaluator', 'auto_scale_lr', 'resume'):
+        cfg[key] = None
+    cfg.test_dataloader = copy.deepcopy(bcfg.test_dataloader)
+    cfg.test_dataloader.dataset.data_root = root
+    cfg.test_evaluator = bcfg.get('test_evaluator', dict(type='IoUMetric', iou_metrics=['mIoU']))
+    if not cfg.get('test_cfg') or cfg.test_cfg.get('type') is None:
+        cfg.test_cfg = dict(type='TestLoop')
+    proto = info.get('model', {})
+    vocabulary = proto.get('vocabulary') or _vocabulary_from_dataset(bcfg)
+    cfg.model.vocabulary = vocabulary
+    test_cfg = dict(cfg.model.get('test_cfg', None) or {})
+    test_cfg.update(proto.get('test_cfg', {}))
+    test_cfg['pamr'] = pamr
+    test_cfg['bg_thresh'] = 0.4 if pamr else 0.5
+    cfg.model.test_cfg = test_cfg
+    cfg.setdefault('default_scope', 'mmseg')
+    cfg.load_from = checkpoint
+    cfg.work_dir = work_dir
+    cfg.experiment_name = f'{info["name"]}_{"pamr" if pamr else "nopamr"}_{time.strftime("%Y%m%d_%H%M%S")}'
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def run_test(cfg: Config) -> dict:
+    from mmengine.runner import Runner
+    runner = Runner.from_cfg(cfg)
+    return dict(runner.test())
+
+
+# ----------------------------------------------------------------------------------------------- tables
+def _fmt(v: Optional[float]) -> str:
+    return '–' if v is None else f'{v:.1f}'
+
+
+def averages(values: dict) -> tuple[Optional[float], bool, Optional[float], bool]:
+    """(avg8, complete8, avg6, complete6) over the benchmarks present in ``values``."""
+    out = []
+    for names in (BENCHMARKS, AVG6):
+        got = [values[n] for n in names if values.get(n) is not None]
+        out += [sum(got) / len(got) if got else None, len(got) == len(names)]
+    return tuple(out)  # type: ignore[return-value]
+
+
+def table_rows(results: dict, infos: dict) -> list[dict]:
+    """Rows of Table 1: ours (PAMR / no PAMR) then the papers' numbers (reference)."""
+    rows = []
+    for setting in ('pamr', 'no_pamr'):
+        if setting in results:
+            rows.append(dict(source='ours', method=f'ours ({"PAMR" if setting == "pamr" else "no PAMR"})',
+                             setting=setting, values=dict(results[setting])))
+    names = [n for n in BENCHMARKS if n in infos]
+    for method, setting, label in (('TCL', 'pamr', 'TCL paper (PAMR)'),
+                                   ('TCL', 'no_pamr', 'TCL release, no PAMR (MGCA Tab. 1/2)'),
+                                   ('CoDe', 'pamr', 'CoDe paper (PAMR)')):
+        vals = {n: infos[n]['paper'].get(setting, {}).get(method) for n in names}
+        if any(v is not None for v in vals.values()):
+            rows.append(dict(source='paper', method=label, setting=setting, values=vals))
+    return rows
+
+
+def render_markdown(rows: list[dict], columns: list[str], titles: dict, missing: dict) -> str:
+    head = ['method'] + [titles[c] for c in columns] + ['Avg (8)', 'Avg (6)']
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    partial = False
+    for row in rows:
+        a8, c8, a6, c6 = averages(row['values'])
+        cells = [row['method']] + [_fmt(row['values'].get(c)) for c in columns]
+        for avg, complete in ((a8, c8), (a6, c6)):
+            if avg is not None and not complete and row['source'] == 'ours':
+                partial = True
+                cells.append(_fmt(avg) + '*')
+            else:
+                cells.append(_fmt(avg) if complete else '–')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    notes = ['', 'mIoU (%). Avg (8): mean of the 8 benchmarks (TCL Table 1); Avg (6): VOC, Context, Object, Stuff, '
+             'City, ADE (CoDe Table 1). Paper rows are the published numbers, for reference only.']
+    if partial:
+        notes.append('\\* mean over the benchmarks evaluated here only (not comparable with the paper average).')
+    for name, reason in missing.items():
+        notes.append(f'- {titles.get(name, name)} ({name}) not evaluated: {reason}')
+    return '\n'.join(lines + notes) + '\n'
+
+
+def write_csv(path: str, rows: list[dict], columns: list[str]) -> None:
+    with open(path, 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['source', 'method', 'setting'] + columns + ['avg8', 'avg6'])
+        for row in rows:
+            a8, c8, a6, c6 = averages(row['values'])
+            vals = ['' if row['values'].get(c) is None else f'{row["values"][c]:.2f}' for c in columns]
+            w.writerow([row['source'], row['method'], row['setting']] + vals +
+                       ['' if a8 is None or not c8 else f'{a8:.2f}', '' if a6 is None or not c6 else f'{a6:.2f}'])
+
+
+# ----------------------------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    model_cfg = Config.fromfile(args.config)
+    checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+    stem = osp.splitext(osp.basename(checkpoint or args.config))[0]
+    out_dir = args.out_dir or osp.join('work_dirs', 'benchmark', stem)
+    work_dir = args.work_dir or osp.join(out_dir, 'runs')
+    os.makedirs(out_dir, exist_ok=True)
+    if args.launcher != 'none':
+        from mmseg_code.compat import init_cpu_distributed
+        model_cfg.launcher = args.launcher
+        init_cpu_distributed(model_cfg, args.launcher)
+    settings = {'both': [True, False], 'on': [True], 'off': [False]}[args.pamr]
+
+    infos, roots, missing = {}, {}, {}
+    for name in args.benchmarks:
+        bcfg = load_benchmark(name)
+        info = benchmark_info(bcfg, name)
+        root = dataset_root(bcfg, info, args.data_root)
+        reason = missing_reason(bcfg, info, root)
+        infos[info['name']] = dict(info, _cfg=bcfg)
+        roots[info['name']] = root
+        if reason:
+            missing[info['name']] = f'{reason} ({PREPARE_HINT})'
+            print(f'[benchmark] SKIP {info["name"]}: {missing[info["name"]]}', flush=True)
+        else:
+            print(f'[benchmark] found {info["name"]} at {root}', flush=True)
+
+    results: dict = {}
+    metrics_all: dict = {}
+    for pamr in settings:
+        key = 'pamr' if pamr else 'no_pamr'
+        for name, info in infos.items():
+            if name in missing:
+                continue
+            cfg = build_run_config(model_cfg, info['_cfg'], info, roots[name], pamr, checkpoint, work_dir,
+                                   args.cfg_options)
+            thr = cfg.model.test_cfg['bg_thresh']
+            bg = f', bg_thresh {thr}' if info.get('background') else ''
+            print(f'[benchmark] === {name} ({"PAMR" if pamr else "no PAMR"}{bg}) ===', flush=True)
+            metrics = {k: float(v) for k, v in run_test(cfg).items()}
+            metrics_all.setdefault(key, {})[name] = metrics
+            results.setdefault(key, {})[name] = float(metrics['mIoU'])
+            print(f'[benchmark] {name} {"PAMR" if pamr else "no PAMR"}: mIoU {metrics["mIoU"]:.2f}', flush=True)
+
+    columns = [n for n in BENCHMARKS if n in infos] + [n for n in infos if n not in BENCHMARKS]
+    titles = {n: infos[n]['title'] for n in infos}
+    rows = table_rows(results, infos)
+    md = render_markdown(rows, columns, titles, missing)
+    with open(osp.join(out_dir, 'table.md'), 'w') as f:
+        f.write(md)
+    write_csv(osp.join(out_dir, 'table.csv'), rows, columns)
+    with open(osp.join(out_dir, 'results.json'), 'w') as f:
+        json.dump(dict(config=args.config, checkpoint=checkpoint, data_root=args.data_root, miou=results,
+                       metrics=metrics_all, missing=missing), f, indent=1)
+    print('\n' + md)
+    print(f'[benchmark] wrote {osp.join(out_dir, "table.md")}, table.csv, results.json')
+    if not results:
+        print('[benchmark] no benchmark data found: nothing was evaluated')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
