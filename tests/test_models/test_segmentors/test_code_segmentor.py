@@ -301,3 +301,15 @@ def test_tiny_training_loop_decreases():
     for key in ('loss_kg', 'loss_seg_txt', 'loss_hcl'):
         assert sum(h[key] for h in history[-5:]) < sum(h[key] for h in history[:5]), key
     assert time.time() - t0 < 120
+
+
+def test_autocast_smoke():
+    """AMP-safety smoke test on CPU (bfloat16 autocast): every term finite, fp32 losses, gradients flow."""
+    model = build()
+    model.train()
+    x, samples = batch(model, b=2, size=32)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = model.loss(x, samples)
+    assert all(torch.isfinite(v) and v.dtype == torch.float32 for k, v in losses.items() if k != 'seg_img')
+    total(losses).backward()
+    assert model.word_prompt.prompt.grad is not None and torch.isfinite(model.noun_prompt.ctx.grad).all()
