@@ -1,0 +1,91 @@
+"""End-to-end zero-shot protocol: hand-made score maps through the real predict path, the benchmark configs, IoUMetric
+and the numbers ``tools/benchmark.py`` writes (expected values computed by hand from the tiny dataset in conftest)."""
+import csv
+import json
+import os.path as osp
+
+import pytest
+from evalkit import make_voc, write_model_config
+
+from tools import benchmark
+
+SMALL = ['test_dataloader.dataset.pipeline.1.scale=(96,32)',  # short side stays 32 (no upscaling to 448)
+         'model.test_cfg.kp_weight=0',                          # no MaskCLIP branch (its features are not hand-made)
+         'test_dataloader.num_workers=0']
+
+# --- expected mIoU by hand (pixel counts of the tiny VOC in conftest: 32×48 images) -------------------------------
+# red: score(aeroplane)=0.45, green: score(bicycle)=0.7, blue: every class σ(−2.5)=0.076.
+# VOC21, PAMR (bg plane 0.4): red → aeroplane everywhere, green → bicycle, blue → background.
+#   background: GT 768 (red right) + 1232 (blue 28×44), predicted 1232, I = 1232, U = 2000
+#   aeroplane : GT 768, predicted 1536 → 768/1536 ; bicycle: GT 512, predicted 1536 → 1/3 ; bird: GT 1024, pred 0
+VOC21_PAMR = 100 * (1232 / 2000 + 768 / 1536 + 512 / 1536 + 0) / 4
+# VOC21, no PAMR (bg plane 0.5): red → background (0.45 < 0.5).
+#   background: I = 768 + 1232, U = 1536 + 1232 ; aeroplane 0 ; bicycle 1/3 ; bird 0
+VOC21_NO_PAMR = 100 * (2000 / 2768 + 0 + 512 / 1536 + 0) / 4
+# VOC20 (background ignored, labels shifted): aeroplane 768/768, bicycle 512/1536, bird 0; no background plane.
+VOC20 = 100 * (1 + 512 / 1536 + 0) / 3
+
+
+@pytest.fixture
+def voc_root(tmp_path):
+    make_voc(tmp_path / 'data')
+    return str(tmp_path / 'data')
+
+
+def test_benchmark_table_numbers(tmp_path, voc_root, hand_made_scores, capsys):
+    cfg = write_model_config(tmp_path / 'tiny.py')
+    out = tmp_path / 'bench'
+    rc = benchmark.main([cfg, 'none', '--data-root', voc_root, '--out-dir', str(out),
+                         '--benchmarks', 'voc21', 'context60', 'voc20', '--cfg-options', *SMALL])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    # the missing dataset is named with the path that was looked for
+    assert 'SKIP context60' in printed and osp.join(voc_root, 'VOCdevkit', 'VOC2010') in printed
+    assert '(PAMR, bg_thresh 0.4)' in printed and '(no PAMR, bg_thresh 0.5)' in printed
+
+    with open(out / 'table.csv') as f:
+        rows = {r['method']: r for r in csv.DictReader(f)}
+    ours, ours_np = rows['ours (PAMR)'], rows['ours (no PAMR)']
+    assert float(ours['voc21']) == pytest.approx(VOC21_PAMR, abs=0.01)
+    assert float(ours_np['voc21']) == pytest.approx(VOC21_NO_PAMR, abs=0.01)
+    assert float(ours['voc20']) == pytest.approx(VOC20, abs=0.01)
+    assert float(ours_np['voc20']) == pytest.approx(VOC20, abs=0.01)
+    assert ours['context60'] == '' and ours['avg8'] == ''          # missing: no number, no paper-style average
+    # reference rows: the papers' Table 1 (TCL CVPR'23: VOC 55.0, Context 30.4, VOC20 83.2; CoDe CVPR'24: VOC 57.7)
+    assert float(rows['TCL paper (PAMR)']['voc21']) == 55.0
+    assert float(rows['TCL paper (PAMR)']['voc20']) == 83.2
+    assert float(rows['CoDe paper (PAMR)']['voc21']) == 57.7
+    assert rows['CoDe paper (PAMR)']['voc20'] == ''
+
+    md = (out / 'table.md').read_text()
+    header = md.splitlines()[0]
+    assert header.split('|')[1:-1] == [' method ', ' VOC ', ' Context ', ' VOC20 ', ' Avg (8) ', ' Avg (6) ']
+    line = next(ln for ln in md.splitlines() if ln.startswith('| ours (PAMR)'))
+    cells = [c.strip() for c in line.split('|')[1:-1]]
+    assert cells[1:4] == [f'{VOC21_PAMR:.1f}', '–', f'{VOC20:.1f}']
+    assert cells[4] == f'{(VOC21_PAMR + VOC20) / 2:.1f}*'       # partial mean, flagged
+    assert 'Context (context60) not evaluated' in md
+
+    res = json.loads((out / 'results.json').read_text())
+    assert set(res['miou']) == {'pamr', 'no_pamr'} and set(res['miou']['pamr']) == {'voc21', 'voc20'}
+    # the class embeddings are computed once per run (one model per run, several images each)
+    assert hand_made_scores['encode_vocabulary'] == 4
+
+
+def test_full_table_layout_lists_all_benchmarks_missing(tmp_path, capsys):
+    cfg = write_model_config(tmp_path / 'tiny.py')
+    rc = benchmark.main([cfg, 'none', '--data-root', str(tmp_path / 'nothing'), '--out-dir', str(tmp_path / 'o')])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    for name in benchmark.BENCHMARKS:
+        assert f'SKIP {name}' in printed
+    header = (tmp_path / 'o' / 'table.md').read_text().splitlines()[0]
+    assert [c.strip() for c in header.split('|')[1:-1]] == [
+        'method', 'VOC', 'Context', 'Object', 'VOC20', 'Context59', 'Stuff', 'City', 'ADE', 'Avg (8)', 'Avg (6)']
+    rows = list(csv.DictReader(open(tmp_path / 'o' / 'table.csv')))
+    tcl = next(r for r in rows if r['method'] == 'TCL paper (PAMR)')
+    code = next(r for r in rows if r['method'] == 'CoDe paper (PAMR)')
+    # the papers' averages: TCL 37.2 over 8 (its Table 1), CoDe 31.8 over 6 (its Table 1)
+    assert float(tcl['avg8']) == pytest.approx(37.2, abs=0.05)
+    assert float(code['avg6']) == pytest.approx(31.8, abs=0.05)
+    assert 'nothing was evaluated' in printed
