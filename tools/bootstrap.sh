@@ -48,6 +48,11 @@ mmcv_ok() { "$PY" -c "import mmcv; from mmcv.ops import nms; assert mmcv.__versi
 if mmcv_ok; then
   log "mmcv 2.1.0 with ops already installed"
 else
+  # An mmcv without compiled ops (mmcv-lite, or a build that skipped them) must go first, or pip keeps it.
+  if "${PIP[@]}" show mmcv >/dev/null 2>&1 || "${PIP[@]}" show mmcv-lite >/dev/null 2>&1; then
+    log "removing the installed mmcv (no compiled ops or another version)"
+    "${PIP[@]}" uninstall -q -y mmcv mmcv-lite || true
+  fi
   # A cached wheel only matches the torch it was built against: the user cache is keyed by torch
   # version; ../shared/wheels holds a build for torch 2.14.1 (see its README).
   CANDIDATES=()
@@ -57,7 +62,8 @@ else
   for dir in "${CANDIDATES[@]}"; do
     if [ -d "$dir" ] && ls "$dir"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
       log "installing mmcv 2.1.0 from wheel cache $dir"
-      if "${PIP[@]}" install -q --no-index --no-deps --find-links "$dir" mmcv==2.1.0 && mmcv_ok; then break; fi
+      # --only-binary: the cached wheel, never PyPI's sdist; its dependencies (mmengine, addict, ...) from PyPI.
+      if "${PIP[@]}" install -q --only-binary mmcv --find-links "$dir" mmcv==2.1.0 && mmcv_ok; then break; fi
       log "wheel in $dir did not work here; trying the next source"
     fi
   done
@@ -79,7 +85,7 @@ if ! mmcv_ok; then
   PATH="$BUILD/buildtools/bin:$PATH" PYTHONPATH="$BUILD/buildtools" \
     MMCV_WITH_OPS=1 FORCE_CUDA="${FORCE_CUDA:-0}" MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
     "${PIP[@]}" wheel --no-build-isolation --no-deps "$BUILD/src/mmcv-2.1.0" -w "$USER_CACHE"
-  "${PIP[@]}" install -q --no-index --no-deps --find-links "$USER_CACHE" mmcv==2.1.0
+  "${PIP[@]}" install -q --only-binary mmcv --find-links "$USER_CACHE" mmcv==2.1.0
   mmcv_ok || { echo "mmcv 2.1.0 was built but 'from mmcv.ops import nms' fails" >&2; exit 1; }
   log "mmcv wheel cached in $USER_CACHE"
 fi
