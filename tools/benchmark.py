@@ -113,9 +113,9 @@ def missing_reason(bcfg: Config, info: dict, root: str) -> Optional[str]:
 
 
 def _vocabulary_from_dataset(bcfg: Config) -> list:
+    from mmengine.registry import init_default_scope
     from mmseg.registry import DATASETS
-    from mmseg.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
+    init_default_scope('mmseg')
     ds_cfg = copy.deepcopy(bcfg.test_dataloader.dataset)
     ds_cfg['lazy_init'] = True
     return list(DATASETS.build(ds_cfg).metainfo['classes'])
