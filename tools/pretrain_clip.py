@@ -1,0 +1,352 @@
+"""Contrastive pre-training of a small open_clip CLIP on synthetic shapes image-caption shards.
+
+It stands in for the pretrained CLIP a real user downloads: TCL and CoDe start from a frozen CLIP, and on a CPU-only
+machine without weights the plugin's main job starts from this one. The committed ``checkpoints/shapes_clip.pth`` is
+reproduced by (about 40 minutes on one CPU core; the shards are generated first when missing)::
+
+    OMP_NUM_THREADS=1 python tools/pretrain_clip.py --out checkpoints/shapes_clip.pth
+
+What it does:
+
+* data: ``<data>/shards/*.tar`` written by ``tools/dataset_converters/make_synthetic_shapes.py`` (generated with the
+  shapes defaults at 64 px, seed 0, split 0 when missing), read directly (``.jpg`` + ``.txt``) and decoded once into
+  memory. The benchmark images (split 1) are never seen.
+* augmentation: horizontal flip (captions name only vertical relations, so they stay true); with probability
+  ``--subcaption-prob`` the caption is replaced by one of its noun phrases ("a red circle"), optionally without its
+  adjectives, wrapped in a prompt template (CLIP's ImageNet templates or a plain one). Web captions of real CLIP data
+  are this varied; without it the text tower never sees a single-noun prompt like "a photo of a circle.".
+* loss: the standard symmetric CLIP InfoNCE with a learnable temperature; identical caption strings in a batch count
+  as positives of each other (multi-positive soft targets) instead of false negatives.
+* optimiser: AdamW (no weight decay on gains, biases, embeddings, temperature), linear warm-up + cosine, fixed step
+  count; deterministic under ``--seed`` for a fixed thread count.
+* output: an open_clip state dict (under ``state_dict``, plus a ``meta`` dict with the arguments and evaluation
+  figures) loadable by ``OpenCLIP(model_name='mmcode-shapes-vit', pretrained=<path>)``. Stored in fp16 by default
+  (loading casts to fp32); token-embedding rows of BPE tokens never seen in training are zeroed (they carry only
+  their random init) so that the file compresses well in git.
+* evaluation (``--eval-only`` for an existing checkpoint) on held-out pairs of the benchmark split: caption retrieval,
+  zero-shot shape classification of one-object images, and a MaskCLIP dense read-out
+  (``CLIPImageEncoder.encode_dense`` cosine with "a photo of a {shape}." embeddings): argmax over the shapes on
+  ground-truth foreground pixels, and thresholded mIoU (background below the best global threshold of a sweep).
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import io
+import json
+import math
+import os
+import os.path as osp
+import re
+import sys
+import tarfile
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+MODEL_NAME = 'mmcode-shapes-vit'
+# ImageNet mean/std on 0..255, as the segmentors' SegDataPreProcessor (TCL's convention).
+MEAN = (123.675, 116.28, 103.53)
+STD = (58.395, 57.12, 57.375)
+PLAIN_TEMPLATES = ['{}', 'a {}.', 'a photo of a {}.', 'an image of a {}.', 'a picture of the {}.', 'the {}.']
+RELATION_SPLIT = re.compile(r',\s*and\s+|,\s*|\s+and\s+|\s+above\s+|\s+below\s+|\s+beside\s+')
+ARTICLES = ('a', 'an', 'the')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description='Contrastive pre-training of a small CLIP on synthetic shapes captions.')
+    p.add_argument('--data', default='data/shapes_pretrain', help='root with shards/*.tar (generated when missing)')
+    p.add_argument('--num-train', type=int, default=30000, help='pairs to generate when the shards are missing')
+    p.add_argument('--model', default=MODEL_NAME, help='open_clip architecture (plugin model_configs included)')
+    p.add_argument('--out', default='checkpoints/shapes_clip.pth', help='output checkpoint')
+    p.add_argument('--steps', type=int, default=3000)
+    p.add_argument('--batch-size', type=int, default=64)
+    p.add_argument('--lr', type=float, default=1.5e-3)
+    p.add_argument('--weight-decay', type=float, default=0.1)
+    p.add_argument('--warmup', type=float, default=0.05, help='warm-up fraction of the steps')
+    p.add_argument('--subcaption-prob', type=float, default=0.6)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--threads', type=int, default=int(os.environ.get('OMP_NUM_THREADS', '1') or 1))
+    p.add_argument('--eval-every', type=int, default=500, help='evaluate every N steps (0: only at the end)')
+    p.add_argument('--num-eval', type=int, default=500, help='held-out benchmark-split images to evaluate on')
+    p.add_argument('--fp32', action='store_true', help='store fp32 weights (default fp16)')
+    p.add_argument('--eval-only', metavar='CKPT', help='evaluate an existing checkpoint and exit')
+    return p.parse_args(argv)
+
+
+# ----------------------------------------------------------------------------------------------------------- data
+def ensure_shards(root: str, num_train: int) -> list[str]:
+    shards = sorted(glob.glob(osp.join(root, 'shards', '*.tar')))
+    if shards:
+        return shards
+    from mmseg_code.datasets.synthetic_shapes import ShapesConfig, write_caption_shards
+    print(f'[pretrain_clip] no shards under {root}/shards: generating {num_train} pairs (64 px, seed 0)', flush=True)
+    return sorted(write_caption_shards(ShapesConfig(image_size=64, seed=0), osp.join(root, 'shards'), num_train))
+
+
+def load_shards(shards: list[str], image_size: int) -> tuple[torch.Tensor, list[str]]:
+    """All (image, caption) pairs of the shards: uint8 ``N×3×S×S`` and captions, in shard/key order."""
+    import cv2
+    from tqdm import tqdm
+    images, captions = [], []
+    for path in tqdm(shards, desc='read shards', unit='shard'):
+        samples: dict[str, dict] = {}
+        with tarfile.open(path) as tar:
+            for m in tar:
+                if not m.isfile():
+                    continue
+                key, _, ext = m.name.partition('.')
+                if ext in ('jpg', 'txt'):
+                    samples.setdefault(key, {})[ext] = tar.extractfile(m).read()
+        for key in sorted(samples):
+            s = samples[key]
+            if 'jpg' not in s or 'txt' not in s:
+                continue
+            img = cv2.imdecode(np.frombuffer(s['jpg'], np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+            if img.shape[:2] != (image_size, image_size):
+                img = cv2.resize(img, (image_size, image_size), interpolation=cv2.INTER_AREA)
+            images.append(np.ascontiguousarray(img.transpose(2, 0, 1)))
+            captions.append(s['txt'].decode('utf-8').strip())
+    return torch.from_numpy(np.stack(images)), captions
+
+
+def normalise(images_u8: torch.Tensor) -> torch.Tensor:
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
+    return (images_u8.float() - mean) / std
+
+
+def noun_phrases(caption: str) -> list[str]:
+    return [p.strip(' .') for p in RELATION_SPLIT.split(caption.strip(' .')) if p.strip(' .')]
+
+
+def subcaption(caption: str, rng: np.random.Generator, templates: list[str]) -> str:
+    """One noun phrase of the caption, maybe without adjectives, in a random template."""
+    phrases = noun_phrases(caption)
+    words = phrases[int(rng.integers(len(phrases)))].split()
+    if words and words[0].lower() in ARTICLES:
+        words = words[1:]
+    if len(words) > 1 and rng.random() < 0.5:
+        words = words[-1:]
+    return templates[int(rng.integers(len(templates)))].format(' '.join(words))
+
+
+# ---------------------------------------------------------------------------------------------------------- model
+def build_model(name: str, pretrained: str | None = None) -> torch.nn.Module:
+    from mmseg_code.models.clip import build_open_clip
+    return build_open_clip(name, pretrained)
+
+
+def clip_loss(img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor,
+              same: torch.Tensor) -> torch.Tensor:
+    """Symmetric InfoNCE; ``same[i, j]`` marks identical captions (soft multi-positive targets)."""
+    img = F.normalize(img, dim=-1)
+    txt = F.normalize(txt, dim=-1)
+    logits = logit_scale.exp().clamp(max=100) * img @ txt.t()
+    target = same.float()
+    target = target / target.sum(1, keepdim=True)
+    loss_i = -(target * logits.log_softmax(1)).sum(1).mean()
+    loss_t = -(target * logits.t().log_softmax(1)).sum(1).mean()
+    return (loss_i + loss_t) / 2
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if p.ndim < 2 or 'embedding' in name or 'logit_' in name or name.endswith(('class_embedding', 'bias')):
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    return [dict(params=decay, weight_decay=weight_decay), dict(params=no_decay, weight_decay=0.0)]
+
+
+# ----------------------------------------------------------------------------------------------------- evaluation
+def held_out(num: int, image_size: int = 64):
+    """Benchmark-split samples (split 1 of the generator, the images of the synthetic benchmark)."""
+    from mmseg_code.datasets.synthetic_shapes import ShapesConfig, generate_sample
+    cfg = ShapesConfig(image_size=image_size, seed=0)
+    imgs, labels, caps, nobj = [], [], [], []
+    for i in range(num):
+        img, label, cap, objects = generate_sample(cfg, 1, i)
+        imgs.append(img.transpose(2, 0, 1))
+        labels.append(label)
+        caps.append(cap)
+        nobj.append(len(objects))
+    return (torch.from_numpy(np.stack(imgs)), torch.from_numpy(np.stack(labels)).long(), caps,
+            np.array(nobj), cfg.class_names)
+
+
+def miou(pred: torch.Tensor, gt: torch.Tensor, num_classes: int, classes=None) -> float:
+    cm = torch.bincount(gt.flatten() * num_classes + pred.flatten(), minlength=num_classes ** 2)
+    cm = cm.view(num_classes, num_classes).double()
+    inter = cm.diag()
+    union = cm.sum(0) + cm.sum(1) - inter
+    idx = list(range(num_classes)) if classes is None else list(classes)
+    iou = inter[idx] / union[idx].clamp(min=1)
+    return float(iou[union[idx] > 0].mean())
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, tokenizer, num: int = 500, batch: int = 100) -> dict:
+    from mmseg_code.models.clip import CLIPImageEncoder
+    model.eval()
+    imgs_u8, labels, caps, nobj, class_names = held_out(num, model.visual.image_size[0])
+    shapes = class_names[1:]
+    enc = CLIPImageEncoder(model.visual)
+    img_emb, dense = [], []
+    for i in range(0, num, batch):
+        x = normalise(imgs_u8[i:i + batch])
+        img_emb.append(F.normalize(model.encode_image(x), dim=-1))
+        dense.append(F.normalize(enc.encode_dense(x), dim=1))
+    img_emb, dense = torch.cat(img_emb), torch.cat(dense)
+    uniq = sorted(set(caps))
+    cap_emb = F.normalize(model.encode_text(tokenizer(uniq)), dim=-1)
+    cap_idx = torch.tensor([uniq.index(c) for c in caps])
+    i2t = (img_emb @ cap_emb.t()).argmax(1)
+    i2t_acc = float((i2t == cap_idx).float().mean())
+    # text -> image: for each unique caption, is the best image one with that caption?
+    t2i = (cap_emb @ img_emb.t()).argmax(1)
+    t2i_acc = float((cap_idx[t2i] == torch.arange(len(uniq))).float().mean())
+    cls_emb = F.normalize(model.encode_text(tokenizer([f'a photo of a {s}.' for s in shapes])), dim=-1)
+    # zero-shot shape classification of one-object images (label = the only foreground class)
+    single = torch.from_numpy(nobj == 1)
+    fg_cls = torch.stack([torch.bincount(lb.flatten(), minlength=len(class_names))[1:].argmax() for lb in labels])
+    zs = (img_emb @ cls_emb.t()).argmax(1)
+    zs_acc = float((zs[single] == fg_cls[single]).float().mean())
+    # dense read-out (MaskCLIP value path)
+    score = torch.einsum('bdhw,kd->bkhw', dense, cls_emb)
+    score = F.interpolate(score, size=labels.shape[-2:], mode='bilinear', align_corners=False)
+    best, arg = score.max(1)
+    fg = labels > 0
+    k = len(class_names)
+    pred_fg = arg + 1
+    acc_fg = float((pred_fg[fg] == labels[fg]).float().mean())
+    miou_gt_bg = miou(torch.where(fg, pred_fg, torch.zeros_like(pred_fg)), labels, k)
+    sweep = {}
+    for q in np.linspace(0.05, 0.95, 19):
+        t = float(torch.quantile(best.flatten()[::7], float(q)))
+        sweep[round(float(q), 2)] = (miou(torch.where(best >= t, pred_fg, torch.zeros_like(pred_fg)), labels, k), t)
+    q_best = max(sweep, key=lambda q: sweep[q][0])
+    all_bg = miou(torch.zeros_like(labels), labels, k)
+    model.train()
+    return dict(i2t_top1=i2t_acc, t2i_top1=t2i_acc, unique_captions=len(uniq), zeroshot_shape_acc_1obj=zs_acc,
+                dense_fg_pixel_acc=acc_fg, dense_miou_gt_background=miou_gt_bg,
+                dense_miou_best_threshold=sweep[q_best][0], best_threshold_quantile=q_best,
+                best_threshold=sweep[q_best][1], all_background_miou=all_bg,
+                fg_fraction=float(fg.float().mean()), num_images=num)
+
+
+def format_eval(m: dict) -> str:
+    return (f"retrieval i2t {m['i2t_top1']:.1%} t2i {m['t2i_top1']:.1%} ({m['unique_captions']} captions) | "
+            f"zero-shot shape (1 object) {m['zeroshot_shape_acc_1obj']:.1%} | dense: fg-pixel shape acc "
+            f"{m['dense_fg_pixel_acc']:.1%}, mIoU GT-bg given {m['dense_miou_gt_background']:.3f}, "
+            f"thresholded mIoU {m['dense_miou_best_threshold']:.3f} (q={m['best_threshold_quantile']}; "
+            f"all-bg {m['all_background_miou']:.3f})")
+
+
+# ----------------------------------------------------------------------------------------------------------- main
+def save_checkpoint(model: torch.nn.Module, path: str, used_tokens: set[int], fp32: bool, meta: dict) -> None:
+    sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    emb = sd['token_embedding.weight']
+    keep = torch.zeros(emb.shape[0], dtype=torch.bool)
+    keep[list(used_tokens)] = True
+    emb[~keep] = 0
+    if not fp32:
+        sd = {k: (v.half() if v.is_floating_point() else v) for k, v in sd.items()}
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    torch.save(dict(state_dict=sd, meta=meta), path)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(max(1, args.threads))
+    from mmseg_code.models.clip import build_tokenizer
+    from tqdm import tqdm
+
+    if args.eval_only:
+        model = build_model(args.model, args.eval_only)
+        tok = build_tokenizer(args.model, context_length=int(model.context_length))
+        print(format_eval(evaluate(model, tok, args.num_eval)))
+        return 0
+
+    from mmseg_code.models.vocab import TEMPLATES
+    templates = PLAIN_TEMPLATES + TEMPLATES['imagenet80'] + TEMPLATES['custom']
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    model = build_model(args.model)
+    tokenizer = build_tokenizer(args.model, context_length=int(model.context_length))
+    size = model.visual.image_size[0]
+    images, captions = load_shards(ensure_shards(args.data, args.num_train), size)
+    n = len(captions)
+    print(f'[pretrain_clip] {n} pairs, {args.model}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M '
+          f'parameters, {args.steps} steps x batch {args.batch_size}, {torch.get_num_threads()} thread(s)',
+          flush=True)
+    opt = torch.optim.AdamW(param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
+    warm = max(1, int(args.warmup * args.steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / warm if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) /
+                                                                          max(1, args.steps - warm))))
+    token_cache: dict[str, torch.Tensor] = {}
+    used_tokens: set[int] = set()
+
+    def tokenize(texts: list[str]) -> torch.Tensor:
+        missing = [t for t in dict.fromkeys(texts) if t not in token_cache]
+        if missing:
+            for t, ids in zip(missing, tokenizer(missing)):
+                token_cache[t] = ids
+                used_tokens.update(ids.tolist())
+        return torch.stack([token_cache[t] for t in texts])
+
+    order = rng.permutation(n)
+    pos, t0, history = 0, time.time(), []
+    model.train()
+    bar = tqdm(range(args.steps), desc='pretrain CLIP', unit='step', dynamic_ncols=True)
+    for step in bar:
+        if pos + args.batch_size > n:
+            order, pos = rng.permutation(n), 0
+        idx = order[pos:pos + args.batch_size]
+        pos += args.batch_size
+        x = images[torch.from_numpy(idx)]
+        flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
+        x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+        texts = [subcaption(captions[i], rng, templates) if rng.random() < args.subcaption_prob else captions[i]
+                 for i in idx]
+        ids = tokenize(texts)
+        same = torch.tensor([[a == b for b in texts] for a in texts])
+        img_f = model.encode_image(normalise(x))
+        txt_f = model.encode_text(ids)
+        loss = clip_loss(img_f, txt_f, model.logit_scale, same)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        history.append(float(loss))
+        if step % 10 == 0:
+            bar.set_postfix(loss=f'{np.mean(history[-50:]):.3f}', T=f'{model.logit_scale.exp().item():.1f}',
+                            lr=f'{sched.get_last_lr()[0]:.1e}')
+        if args.eval_every and (step + 1) % args.eval_every == 0 and step + 1 < args.steps:
+            tqdm.write(f'[step {step + 1}] ' + format_eval(evaluate(model, tokenizer, args.num_eval)))
+    train_s = time.time() - t0
+    metrics = evaluate(model, tokenizer, args.num_eval)
+    print(f'[pretrain_clip] trained {args.steps} steps in {train_s / 60:.1f} min; final loss '
+          f'{np.mean(history[-50:]):.3f}\n[pretrain_clip] ' + format_eval(metrics), flush=True)
+    meta = dict(model_name=args.model, args={k: v for k, v in vars(args).items() if v is not None},
+                train_seconds=round(train_s, 1), final_loss=float(np.mean(history[-50:])), eval=metrics,
+                num_pairs=n, torch=str(torch.__version__))
+    save_checkpoint(model, args.out, used_tokens, args.fp32, meta)
+    with open(osp.splitext(args.out)[0] + '_log.json', 'w') as f:
+        json.dump(dict(meta, loss_history=history[::10]), f)
+    print(f'[pretrain_clip] wrote {args.out} ({osp.getsize(args.out) / 1e6:.1f} MB); load it with '
+          f"OpenCLIP(model_name='{args.model}', pretrained='{args.out}')", flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,299 @@
+"""The main job: captions in, segmentation out, on a CPU in about a quarter of an hour.
+
+    python tools/quickstart.py                 # full run (2-core CPU: ~15 min)
+    python tools/quickstart.py --smoke         # a few iterations on tiny data (~1-2 min), a quick check
+    python tools/quickstart.py --pretrain      # re-run the shapes-CLIP pre-training instead of using the committed one
+
+Steps (each a visible subprocess with its own progress):
+
+1. generate the synthetic shapes caption shards and the VOC-style synthetic benchmark
+   (``tools/dataset_converters/make_synthetic_shapes.py``; skipped when ``data/synthetic_shapes`` already holds the
+   same generator arguments);
+2. get the shapes CLIP: the committed ``checkpoints/shapes_clip.pth`` (``tools/pretrain_clip.py`` wrote it), or with
+   ``--pretrain`` run that pre-training again (~40 min on one core);
+3. evaluate the untrained model (CoDe's segmenter at its initialisation on the shapes CLIP) with ``tools/test.py``;
+4. train tiny TCL and tiny CoDe with ``tools/train.py`` (``configs/{tcl,code}/*_tiny_shapes.py``) and evaluate both
+   zero-shot on the synthetic benchmark with ``tools/test.py``;
+5. draw the loss curves (from MMEngine's ``vis_data/scalars.json``) and a few prediction overlays, and print the
+   table of mIoU (untrained, TCL, CoDe) with the paths of checkpoints, logs, curves and overlays.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TCL_CFG = 'configs/tcl/tcl_tiny_shapes.py'
+CODE_CFG = 'configs/code/code_tiny_shapes.py'
+CLIP_CKPT = 'checkpoints/shapes_clip.pth'
+FULL = dict(num_train=4000, num_val=200, data='data/synthetic_shapes')
+SMOKE = dict(num_train=64, num_val=8, iters=4, batch=4)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description='mmseg-code main job: synthetic data -> shapes CLIP -> TCL and CoDe '
+                                            '-> zero-shot mIoU table')
+    p.add_argument('--work-dir', default=None, help='outputs (default work_dirs/quickstart[_smoke])')
+    p.add_argument('--smoke', action='store_true', help='a few iterations on tiny data (a quick check)')
+    p.add_argument('--pretrain', action='store_true', help='re-run the shapes-CLIP pre-training')
+    p.add_argument('--clip', default=CLIP_CKPT, help='shapes CLIP checkpoint to start from')
+    p.add_argument('--threads', type=int, default=os.cpu_count() or 1, help='CPU threads per job')
+    p.add_argument('--iters', type=int, default=None, help='override the training iterations of both methods')
+    p.add_argument('--skip-untrained', action='store_true', help='do not evaluate the untrained model')
+    return p.parse_args(argv)
+
+
+def banner(msg: str) -> None:
+    print(f'\n{"=" * 100}\n[quickstart] {msg}\n{"=" * 100}', flush=True)
+
+
+def run(cmd: list[str], env: dict, log: str | None = None) -> None:
+    """Run a subprocess from the repository root, its output streamed to the console (and to ``log``)."""
+    print('[quickstart] $ ' + ' '.join(cmd), flush=True)
+    t0 = time.time()
+    with subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          bufsize=1) as proc:
+        f = open(log, 'w') if log else None
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            if f:
+                f.write(line)
+        if f:
+            f.close()
+    if proc.returncode:
+        raise SystemExit(f'[quickstart] command failed (exit {proc.returncode}): {" ".join(cmd)}'
+                         + (f'\n  see {log}' if log else ''))
+    print(f'[quickstart] done in {time.time() - t0:.0f}s', flush=True)
+
+
+def make_data(out: str, num_train: int, num_val: int, env: dict) -> None:
+    args_file = osp.join(ROOT, out, 'generator_args.json')
+    want = dict(num_train=num_train, num_val=num_val, image_size=64, seed=0)
+    if osp.isfile(args_file):
+        with open(args_file) as f:
+            have = json.load(f)
+        if all(have.get(k) == v for k, v in want.items()) and glob.glob(osp.join(ROOT, out, 'shards', '*.tar')):
+            print(f'[quickstart] {out} already holds the synthetic data ({num_train} pairs, {num_val} benchmark '
+                  'images): reused', flush=True)
+            return
+        shutil.rmtree(osp.join(ROOT, out))
+    run([sys.executable, 'tools/dataset_converters/make_synthetic_shapes.py', '--out', out, '--num-train',
+         str(num_train), '--num-val', str(num_val), '--image-size', '64', '--seed', '0'], env)
+
+
+def data_options(data: str, smoke: bool) -> list[str]:
+    opts = [f'train_dataloader.dataset.sources.urls={data}/shards/*.tar', f'val_dataloader.dataset.data_root={data}/seg',
+            f'test_dataloader.dataset.data_root={data}/seg']
+    if smoke:
+        opts += [f'train_dataloader.batch_size={SMOKE["batch"]}']
+    return opts
+
+
+def train_options(iters: int | None) -> list[str]:
+    opts = []
+    if iters is not None:
+        opts += [f'train_cfg.max_iters={iters}', f'default_hooks.checkpoint.interval={iters}',
+                 f'model.image_segmenter.unfreeze_iter={max(1, iters // 2)}',
+                 f'default_hooks.logger.interval={max(1, min(20, iters // 2))}']
+    return opts
+
+
+def read_metrics(work_dir: str) -> dict:
+    """The metrics json MMEngine's test loop writes under ``<work_dir>/<timestamp>/<timestamp>.json``."""
+    files = sorted(glob.glob(osp.join(work_dir, '*', '*.json')), key=osp.getmtime)
+    for path in reversed(files):
+        with open(path) as f:
+            try:
+                data = json.load(f)
+            except json.JSONDecodeError:
+                continue
+        if isinstance(data, dict) and 'mIoU' in data:
+            return data
+    return {}
+
+
+def latest_checkpoint(work_dir: str) -> str:
+    last = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(last):
+        with open(last) as f:
+            path = f.read().strip()
+        if osp.isfile(path):
+            return path
+    ckpts = sorted(glob.glob(osp.join(work_dir, 'iter_*.pth')), key=osp.getmtime)
+    if not ckpts:
+        raise SystemExit(f'[quickstart] no checkpoint under {work_dir}')
+    return ckpts[-1]
+
+
+def plot_losses(work_dir: str, out_png: str, title: str) -> str | None:
+    """Loss curves of a training run from MMEngine's ``vis_data/scalars.json`` (one json object per line)."""
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')), key=osp.getmtime)
+    if not files:
+        return None
+    series: dict[str, tuple[list, list]] = {}
+    with open(files[-1]) as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if 'step' not in rec:
+                continue
+            for k, v in rec.items():
+                if k.startswith('loss') and isinstance(v, (int, float)):
+                    series.setdefault(k, ([], []))
+                    series[k][0].append(rec['step'])
+                    series[k][1].append(v)
+    if not series:
+        return None
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for k, (x, y) in sorted(series.items()):
+        ax.plot(x, y, label=k, lw=2.0 if k == 'loss' else 1.0)
+    ax.set_xlabel('iteration')
+    ax.set_ylabel('loss')
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+    return out_png
+
+
+def draw_overlays(seg_root: str, pred_dir: str, out_png: str, num: int = 4) -> list[str]:
+    """One PNG: for the first ``num`` benchmark images, image | ground truth | prediction (overlaid, VOC colours)."""
+    import numpy as np
+    from PIL import Image
+    names = [ln.strip() for ln in open(osp.join(seg_root, 'ImageSets', 'Segmentation', 'val.txt')) if ln.strip()]
+    rows = []
+    palette = np.array([[0, 0, 0], [220, 60, 60], [60, 200, 60], [230, 200, 40], [60, 90, 230], [200, 60, 200],
+                        [60, 200, 200], [240, 140, 30], [150, 150, 150], [120, 60, 20], [255, 255, 255],
+                        [100, 0, 150]], np.uint8)
+    for name in names[:num]:
+        pred_path = osp.join(pred_dir, name + '.png')
+        if not osp.isfile(pred_path):
+            continue
+        img = np.array(Image.open(osp.join(seg_root, 'JPEGImages', name + '.jpg')).convert('RGB'))
+        gt = np.array(Image.open(osp.join(seg_root, 'SegmentationClass', name + '.png')))
+        pred = np.array(Image.open(pred_path))
+        if pred.shape != gt.shape:
+            pred = np.array(Image.fromarray(pred).resize(gt.shape[::-1], Image.NEAREST))
+
+        def blend(lbl):
+            col = palette[np.clip(lbl, 0, len(palette) - 1)]
+            return np.where((lbl > 0)[..., None], (0.35 * img + 0.65 * col), 0.6 * img).astype(np.uint8)
+
+        sep = np.full((img.shape[0], 2, 3), 255, np.uint8)
+        rows.append(np.concatenate([img, sep, blend(gt), sep, blend(pred)], 1))
+    if not rows:
+        return []
+    grid = np.concatenate([np.concatenate([r, np.full((2, r.shape[1], 3), 255, np.uint8)], 0) for r in rows], 0)
+    os.makedirs(osp.dirname(out_png), exist_ok=True)
+    Image.fromarray(grid).resize((grid.shape[1] * 3, grid.shape[0] * 3), Image.NEAREST).save(out_png)
+    return [out_png]
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    t_start = time.time()
+    work = args.work_dir or ('work_dirs/quickstart_smoke' if args.smoke else 'work_dirs/quickstart')
+    work = osp.abspath(osp.join(ROOT, work)) if not osp.isabs(work) else work
+    os.makedirs(work, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads),
+               PYTHONUNBUFFERED='1')
+    py = sys.executable
+
+    banner('1/5 synthetic shapes data (caption shards + VOC-style benchmark)')
+    if args.smoke:
+        data = osp.relpath(osp.join(work, 'data'), ROOT)
+        make_data(data, SMOKE['num_train'], SMOKE['num_val'], env)
+    else:
+        data = FULL['data']
+        make_data(data, FULL['num_train'], FULL['num_val'], env)
+
+    banner('2/5 shapes CLIP (stands in for the pretrained CLIP a user downloads)')
+    clip = args.clip
+    if args.pretrain:
+        clip = osp.join(work, 'shapes_clip.pth')
+        cmd = [py, 'tools/pretrain_clip.py', '--out', clip]
+        if args.smoke:
+            cmd += ['--data', osp.join(work, 'pretrain_data'), '--num-train', '256', '--steps', '5',
+                    '--batch-size', '16', '--num-eval', '20', '--eval-every', '0']
+        run(cmd, env)
+    elif not osp.isfile(osp.join(ROOT, clip)):
+        raise SystemExit(f'[quickstart] {clip} not found: run with --pretrain, or see tools/pretrain_clip.py')
+    clip_abs = osp.abspath(osp.join(ROOT, clip))
+    print(f'[quickstart] CLIP: {clip_abs}', flush=True)
+
+    iters = SMOKE['iters'] if args.smoke else args.iters
+    common = data_options(data, args.smoke) + [f'model.clip.pretrained={clip_abs}']
+    results: dict[str, dict] = {}
+    outputs: dict[str, dict] = {}
+    overlays_dir = osp.join(work, 'overlays')
+
+    def test(name: str, cfg: str, ckpt: str) -> None:
+        wd = osp.join(work, f'test_{name}')
+        pred_dir = osp.join(wd, 'pred')
+        if osp.isdir(pred_dir):
+            shutil.rmtree(pred_dir)
+        run([py, 'tools/test.py', cfg, ckpt, '--work-dir', wd, '--out', pred_dir, '--cfg-options', *common], env,
+            log=osp.join(work, f'test_{name}.log'))
+        results[name] = read_metrics(wd)
+        outputs.setdefault(name, {})['overlays'] = draw_overlays(osp.join(ROOT, data, 'seg'), pred_dir,
+                                                                 osp.join(overlays_dir, f'{name}.png'))
+
+    if not args.skip_untrained:
+        banner('3/5 untrained model (CoDe segmenter at initialisation on the shapes CLIP), zero-shot')
+        test('untrained', CODE_CFG, 'none')
+
+    for step, (name, cfg) in enumerate((('TCL', TCL_CFG), ('CoDe', CODE_CFG)), start=4):
+        banner(f'{step}/5 train tiny {name} ({cfg}) and evaluate it zero-shot')
+        wd = osp.join(work, name.lower())
+        t0 = time.time()
+        run([py, 'tools/train.py', cfg, '--work-dir', wd, '--cfg-options', *common, *train_options(iters),
+             f'train_cfg.val_interval={10 ** 9}'], env, log=osp.join(work, f'train_{name.lower()}.log'))
+        ckpt = latest_checkpoint(wd)
+        outputs.setdefault(name, {}).update(
+            checkpoint=ckpt, train_log=osp.join(work, f'train_{name.lower()}.log'), train_s=time.time() - t0,
+            curve=plot_losses(wd, osp.join(work, f'loss_{name.lower()}.png'), f'{name} on synthetic shapes'))
+        test(name, cfg, ckpt)
+
+    banner('results: zero-shot mIoU on the synthetic shapes benchmark'
+           + (' (SMOKE: 4 iterations on 8 images, numbers mean nothing)' if args.smoke else ''))
+    print(f'{"model":<12}{"mIoU":>8}{"mAcc":>8}{"aAcc":>8}   checkpoint')
+    for name in ('untrained', 'TCL', 'CoDe'):
+        if name not in results:
+            continue
+        m = results[name]
+        ck = outputs.get(name, {}).get('checkpoint', '-')
+        print(f'{name:<12}{m.get("mIoU", float("nan")):>8.2f}{m.get("mAcc", float("nan")):>8.2f}'
+              f'{m.get("aAcc", float("nan")):>8.2f}   {ck}')
+    print(f'\nwork dir:      {work}')
+    for name in ('TCL', 'CoDe'):
+        o = outputs.get(name, {})
+        print(f'{name} log:{"":<{6 - len(name)}}{o.get("train_log")}  (MMEngine run dirs under {osp.join(work, name.lower())})')
+        print(f'{name} curve:{"":<{4 - len(name)}}{o.get("curve")}')
+    ov = [p for o in outputs.values() for p in o.get('overlays', [])]
+    print(f'overlays:      ' + ', '.join(ov) + '  (rows: image | ground truth | prediction)')
+    summary = dict(results=results, outputs=outputs, wall_s=round(time.time() - t_start, 1), smoke=args.smoke,
+                   clip=clip_abs, threads=args.threads)
+    with open(osp.join(work, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=1, default=str)
+    print(f'summary:       {osp.join(work, "summary.json")}\ntotal wall time {summary["wall_s"] / 60:.1f} min',
+          flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
