@@ -115,6 +115,20 @@ class SegLegendVisualizer(SegLocalVisualizer):
         super().__init__(name=name, **kwargs)
         self.with_region_labels = with_region_labels
 
+    # mmseg's SegVisualizationHook passes ``step=runner.iter`` during testing, which builds the *train* loop of a
+    # training config; its __init__ then overwrites the visualiser's meta with the image-caption dataset's (no
+    # classes). A meta without classes therefore never replaces one that has them.
+    @property
+    def dataset_meta(self) -> Optional[dict]:
+        return self._dataset_meta
+
+    @dataset_meta.setter
+    def dataset_meta(self, meta: Optional[dict]) -> None:
+        current = getattr(self, '_dataset_meta', None) or {}
+        if current.get('classes') and not (meta or {}).get('classes'):
+            return
+        self._dataset_meta = meta
+
     def _draw_sem_seg(self, image: np.ndarray, sem_seg, classes: Optional[list], palette: Optional[list],
                       with_labels: Optional[bool] = True) -> np.ndarray:
         drawn = super()._draw_sem_seg(image, sem_seg, classes, palette, bool(with_labels and self.with_region_labels))
