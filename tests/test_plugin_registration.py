@@ -19,6 +19,7 @@ _SNAPSHOT = textwrap.dedent('''
     import mmseg.registry as R
     from mmseg.utils import register_all_modules
     register_all_modules(init_default_scope=False)
+    import mmseg.apis, mmseg.visualization  # everything of mmseg's own is registered before the plugin
     def snap():
         out = {}
         for name in %r:
