@@ -1,0 +1,126 @@
+"""Open-vocabulary inference: custom vocabularies (with / without background), cached class embeddings, overlays
+with a legend, and mmseg's own MMSegInferencer / inference_model on a plugin model."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+from evalkit import COLOURS, TINY_MODEL, install_hand_made_scores, write_model_config
+from PIL import Image
+
+import mmseg_code  # noqa: F401
+from mmseg_code.apis import OVSegInferencer, auto_palette, init_segmentor, parse_vocabulary
+
+SMALL_PIPELINE = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(96, 32), keep_ratio=True),
+                  dict(type='PackSegInputs')]
+
+
+def tiny_cfg(**test_cfg):
+    model = copy.deepcopy(TINY_MODEL)
+    model['test_cfg'].update(test_cfg)
+    return dict(model=model, default_scope='mmseg', test_dataloader=dict(dataset=dict(pipeline=SMALL_PIPELINE)))
+
+
+def solid(colour, h=32, w=48):
+    return np.full((h, w, 3), COLOURS[colour][::-1], np.uint8)      # BGR, as mmcv loads images
+
+
+def test_parse_vocabulary(tmp_path):
+    assert parse_vocabulary('cat, dog ,grass') == [['cat'], ['dog'], ['grass']]
+    assert parse_vocabulary('cat, kitten; dog; grass') == [['cat', 'kitten'], ['dog'], ['grass']]
+    assert parse_vocabulary(['cat', ['dog', 'puppy']]) == [['cat'], ['dog', 'puppy']]
+    f = tmp_path / 'v.txt'
+    f.write_text('background\ncat, kitten\n')
+    assert parse_vocabulary(str(f)) == str(f)
+    with pytest.raises(ValueError):
+        parse_vocabulary(' , ')
+
+
+def test_auto_palette():
+    pal = auto_palette(['background', 'cat', 'dog', 'grass'])
+    assert pal[0] == [0, 0, 0]
+    assert len({tuple(c) for c in pal}) == 4 and all(0 <= v <= 255 for c in pal for v in c)
+
+
+def test_class_embeddings_computed_once_per_vocabulary():
+    torch.manual_seed(0)
+    inf = OVSegInferencer(tiny_cfg(kp_weight=0.3), vocabulary='cat, dog, grass', device='cpu')
+    te = inf.model.clip.text_encoder
+    calls = []
+    orig = te.encode
+
+    def counting(ids):
+        calls.append(ids.shape[0])
+        return orig(ids)
+
+    te.encode = counting
+    imgs = [solid('red'), solid('green'), solid('blue')]
+    for img in imgs:
+        inf(img)
+    inf(imgs)                                            # and a list in one call
+    # 3 names × TCL's 9 prompt templates, encoded in one chunk, once (the KP branch reuses the same ensemble)
+    assert calls == [27]
+    inf.set_vocabulary('cat, dog, grass')                # same vocabulary: still cached
+    inf(imgs[0])
+    assert calls == [27]
+    inf.set_vocabulary('sky; tree, bush')                # new vocabulary: encoded once more (3 synonyms × 9)
+    inf(imgs[0])
+    inf(imgs[1])
+    assert calls == [27, 27]
+
+
+def test_custom_vocabulary_with_and_without_background(tmp_path, monkeypatch):
+    install_hand_made_scores(monkeypatch)                # red → class 1 scores 0.45, green → class 2 scores 0.7
+    inf = OVSegInferencer(tiny_cfg(pamr=True), vocabulary='cat, dog, grass', background=True, device='cpu')
+    assert inf.classes == ['background', 'cat', 'dog', 'grass']
+    res = inf([solid('red'), solid('green'), solid('blue')], out_dir=str(tmp_path / 'out'))
+    red, green, blue = res['predictions']
+    # PAMR on → bg plane 0.4: red (cat 0.45) → cat = 1, green (dog 0.7) → dog = 2, blue (all 0.076) → background 0
+    assert red.shape == (32, 48)
+    assert (red == 1).all() and (green == 2).all() and (blue == 0).all()
+    vis = sorted((tmp_path / 'out' / 'vis').iterdir())
+    preds = sorted((tmp_path / 'out' / 'pred').iterdir())
+    assert len(vis) == 3 and len(preds) == 3
+    drawn = np.array(Image.open(vis[0]))
+    assert drawn.shape[0] == 32 and drawn.shape[1] > 48                  # overlay + legend panel
+    assert np.array_equal(np.array(Image.open(preds[0])), red)
+
+    inf.set_vocabulary('cat, dog, grass', background=False)
+    assert inf.classes == ['cat', 'dog', 'grass']
+    red, green = inf([solid('red'), solid('green')])['predictions']
+    assert (red == 0).all() and (green == 1).all()                      # no background: plain argmax
+
+    inf.set_vocabulary(['background', 'cat'])                           # 'auto': a first "background" is the bg
+    assert inf.classes == ['background', 'cat']
+    # without PAMR the threshold is 0.5: red's 0.45 is background now
+    inf2 = OVSegInferencer(tiny_cfg(pamr=False), vocabulary='cat, dog', background=True, device='cpu')
+    assert (inf2(solid('red'))['predictions'] == 0).all()
+
+
+def test_mmseg_inferencer_and_inference_model_on_plugin_config(tmp_path):
+    from mmseg.apis import MMSegInferencer, inference_model
+    torch.manual_seed(0)
+    model = copy.deepcopy(TINY_MODEL)
+    model['vocabulary'] = ['background', 'cat', 'dog']
+    cfg_path = write_model_config(
+        tmp_path / 'plugin.py', model,
+        extra=f'test_pipeline = {SMALL_PIPELINE!r}\n'
+              'test_dataloader = dict(dataset=dict(pipeline=test_pipeline))\n'
+              "visualizer = dict(type='SegLocalVisualizer', vis_backends=[dict(type='LocalVisBackend')], "
+              "name='visualizer')\n")
+    seg = init_segmentor(cfg_path, device='cpu')
+    ckpt = tmp_path / 'w.pth'
+    torch.save(seg.state_dict(), ckpt)                                   # a bare state dict, no meta
+
+    inf = MMSegInferencer(model=cfg_path, weights=str(ckpt), device='cpu')
+    pred = inf(solid('red'))['predictions']
+    assert pred.shape == (32, 48) and pred.max() < 3                     # the config's 3-class vocabulary is kept
+
+    seg2 = init_segmentor(cfg_path, str(ckpt), device='cpu')
+    for k, v in seg.state_dict().items():
+        assert torch.equal(v, seg2.state_dict()[k]), k
+    img = tmp_path / 'x.jpg'
+    Image.fromarray(solid('red')[..., ::-1]).save(img)
+    out = inference_model(seg2, str(img))
+    assert out.pred_sem_seg.data.shape == (1, 32, 48)
+    assert seg2.dataset_meta['classes'] == ['background', 'cat', 'dog']
