@@ -1,0 +1,75 @@
+"""Convert the official CoDe checkpoint (``072jiajia/Image-Text-Co-Decomposition`` ``checkpoint.pth``) to this plugin's
+``CoDe`` module names.
+
+    python tools/model_converters/code2mmseg.py checkpoint.pth checkpoints/code_vitb16_mmseg.pth --trust
+    python tools/test.py configs/code/<eval config>.py checkpoints/code_vitb16_mmseg.pth
+
+The official file is a full training checkpoint (``ckpt['model']`` with every CLIP copy, plus optimizer state and
+its OmegaConf config, hence ``--trust``). Key layout (official → plugin), on top of TCL's masker keys
+(see ``tcl2mmseg.py``; CoDe's decoder has one gated block per stage, ``net.<i>.conv`` only):
+
+    clip_text_encoder.prompt_learner.ctx          [16, 512]       → noun_prompt.ctx                 (KgCoOp context)
+    learnable_image_bg                            [1, 3, 224, 224] → region_prompt.prompt           (P_v)
+    bg_text                                       [77, 1, 512]    → word_prompt.prompt [77, 512]   (P_t)
+    text_decoder.transformer.resblocks.<i>.<p>                    → text_segmenter.blocks.<i>.<p>  (2 blocks)
+    text_mask_w, text_mask_b                                      → text_segmenter.logit_scale, .logit_bias
+
+Dropped: ``module.``; ``frozen_clip.*``, ``clip_image_encoder.*``, ``clip_text_encoder.*`` other than ``ctx``
+(frozen CLIP copies and the derived ``token_prefix`` buffer); ``tcli_loss.*``, ``tclf_loss.*``, ``hcl_loss.*``
+(temperatures); ``pamr.*``. For inference only the masker and ``noun_prompt.ctx`` matter (CoDe's masker prompts bare
+class names with the learned context).
+"""
+from __future__ import annotations
+
+import os.path as osp
+import re
+import sys
+from typing import Optional
+
+import torch
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import tcl2mmseg  # noqa: E402
+
+TEXT_BLOCK = re.compile(r'^text_decoder\.transformer\.resblocks\.(\d+)\.(.+)$')
+
+
+def convert_code_key(key: str, value: torch.Tensor) -> Optional[tuple]:
+    """Plugin (name, tensor) of a CoDe-specific key, or None."""
+    if key == 'clip_text_encoder.prompt_learner.ctx':
+        return 'noun_prompt.ctx', value
+    if key == 'learnable_image_bg':
+        return 'region_prompt.prompt', value
+    if key == 'bg_text':
+        if value.dim() != 3 or value.shape[1] != 1:
+            raise ValueError(f'bg_text: expected [L, 1, C], got {tuple(value.shape)}')
+        return 'word_prompt.prompt', value[:, 0, :].contiguous()
+    if key == 'text_mask_w':
+        return 'text_segmenter.logit_scale', value
+    if key == 'text_mask_b':
+        return 'text_segmenter.logit_bias', value
+    m = TEXT_BLOCK.match(key)
+    if m:
+        if m.group(2) not in tcl2mmseg.BLOCK_PARAMS:
+            raise KeyError(f'{key}: unknown parameter of a text-segmenter block')
+        return f'text_segmenter.blocks.{m.group(1)}.{m.group(2)}', value
+    return None
+
+
+def convert(state_dict: dict, allow_unknown: bool = False):
+    """``(converted, dropped_keys, unknown_keys)`` for an official CoDe state dict."""
+    return tcl2mmseg.convert(state_dict, extra=convert_code_key, allow_unknown=allow_unknown)
+
+
+def main(argv=None) -> int:
+    args = tcl2mmseg.parse_args(argv, description=__doc__)
+    sd = tcl2mmseg.extract_state_dict(tcl2mmseg.load(args.src, args.trust))
+    out, dropped, unknown = convert(sd, allow_unknown=args.allow_unknown)
+    tcl2mmseg.save(out, args.dst, 'CoDe release (072jiajia/Image-Text-Co-Decomposition)')
+    print(f'converted {len(out)} tensors, dropped {len(dropped)} (CLIP copies, loss temperatures, PAMR buffers), '
+          f'skipped {len(unknown)} unknown -> {args.dst}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

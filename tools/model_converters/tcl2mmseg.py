@@ -1,0 +1,174 @@
+"""Convert the official TCL release (``kakaobrain/tcl`` v1.0.0 ``tcl.pth``) to this plugin's ``TCL`` module names.
+
+    python tools/model_converters/tcl2mmseg.py tcl.pth checkpoints/tcl_vitb16_mmseg.pth
+    python tools/test.py configs/tcl/<eval config>.py checkpoints/tcl_vitb16_mmseg.pth
+
+The release holds only the learned masker (``ckpt['model']``); the frozen CLIP ViT-B/16 comes from the config
+(``pretrained='openai'``). Key layout (official → plugin):
+
+    masker.image_encoder.backbone.transformer.resblocks.{11|0}.<p>   → image_segmenter.block.<p>
+        (<p>: ln_1.*, attn.in_proj_weight/bias, attn.out_proj.*, ln_2.*, mlp.c_fc.*, mlp.c_proj.*; same names
+        in open_clip)
+    masker.image_encoder.decoder.decoder.net.<i>.conv.<q>            → image_segmenter.decoder.stages.<i>.0.<q>
+    masker.image_encoder.decoder.decoder.net.<i>.conv2.<q>           → image_segmenter.decoder.stages.<i>.1.<q>
+        (<q>: norm.weight, norm.bias, conv.weight, conv.bias; gate.gate → gate)
+    masker.image_encoder.decoder.image_proj.{ln.weight,ln.bias,proj} → image_segmenter.image_proj.{...}
+    masker.sim2mask.{w,b}                                            → image_segmenter.sim2mask.{w,b}
+
+Dropped: a leading ``module.``; ``clip_*`` and ``frozen_clip.*`` (frozen CLIP copies), ``*_loss.*`` (InfoNCE
+temperatures, training only), ``pamr.*`` (buffers), ``masker.image_encoder.backbone.{ln_post,proj}`` (Identity/None in
+the release). Any other key is an error (the layout is not the one documented), unless ``--allow-unknown``.
+Output: an mmengine checkpoint ``{'state_dict': ..., 'meta': {...}}`` loadable by ``tools/test.py``,
+``MMSegInferencer`` and ``OVSegInferencer`` (missing ``clip.*`` keys are expected: CLIP comes from the config).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import OrderedDict
+from typing import Callable, Optional
+
+import torch
+
+BLOCK = re.compile(r'^masker\.image_encoder\.backbone\.transformer\.resblocks\.(\d+)\.(.+)$')
+DECODER = re.compile(r'^masker\.image_encoder\.decoder\.decoder\.net\.(\d+)\.(conv|conv2)\.(.+)$')
+PROJ = re.compile(r'^masker\.image_encoder\.decoder\.image_proj\.(ln\.weight|ln\.bias|proj)$')
+SIM2MASK = re.compile(r'^masker\.sim2mask\.(w|b)$')
+DROP = [
+    re.compile(r'^(frozen_)?clip_'), re.compile(r'^frozen_clip\.'), re.compile(r'(^|\.)[a-z]*_loss\.'),
+    re.compile(r'^pamr\.'), re.compile(r'^masker\.image_encoder\.backbone\.(ln_post\.|proj$)'),
+]
+BLOCK_PARAMS = {'ln_1.weight', 'ln_1.bias', 'attn.in_proj_weight', 'attn.in_proj_bias', 'attn.out_proj.weight',
+                'attn.out_proj.bias', 'ln_2.weight', 'ln_2.bias', 'mlp.c_fc.weight', 'mlp.c_fc.bias',
+                'mlp.c_proj.weight', 'mlp.c_proj.bias'}
+CONV_PARAMS = {'norm.weight': 'norm.weight', 'norm.bias': 'norm.bias', 'conv.weight': 'conv.weight',
+               'conv.bias': 'conv.bias', 'gate.gate': 'gate'}
+
+
+def extract_state_dict(ckpt) -> dict:
+    """The state dict of an official checkpoint (``ckpt['model']``), an mmengine one (``state_dict``) or a bare one."""
+    if isinstance(ckpt, dict):
+        for key in ('model', 'state_dict'):
+            if key in ckpt and isinstance(ckpt[key], dict):
+                return ckpt[key]
+        return ckpt
+    raise TypeError(f'unexpected checkpoint type {type(ckpt)}')
+
+
+def strip_module(state_dict: dict) -> dict:
+    return OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v) for k, v in state_dict.items())
+
+
+def is_dropped(key: str) -> bool:
+    return any(p.search(key) for p in DROP)
+
+
+def convert_masker_key(key: str, block_index: Optional[int]) -> Optional[str]:
+    """Plugin name of a TCL masker key, or None if the key is not a masker parameter."""
+    m = BLOCK.match(key)
+    if m:
+        if block_index is not None and int(m.group(1)) != block_index:
+            raise ValueError(f'{key}: the release should hold one copied block, found indices '
+                             f'{block_index} and {m.group(1)}')
+        if m.group(2) not in BLOCK_PARAMS:
+            raise KeyError(f'{key}: unknown parameter of the copied ViT block')
+        return f'image_segmenter.block.{m.group(2)}'
+    m = DECODER.match(key)
+    if m:
+        stage, which, param = m.groups()
+        if param not in CONV_PARAMS:
+            raise KeyError(f'{key}: unknown parameter of a gated conv block')
+        return f'image_segmenter.decoder.stages.{stage}.{0 if which == "conv" else 1}.{CONV_PARAMS[param]}'
+    m = PROJ.match(key)
+    if m:
+        return f'image_segmenter.image_proj.{m.group(1)}'
+    m = SIM2MASK.match(key)
+    if m:
+        return f'image_segmenter.sim2mask.{m.group(1)}'
+    return None
+
+
+def block_index_of(state_dict: dict) -> Optional[int]:
+    idx = {int(m.group(1)) for m in map(BLOCK.match, state_dict) if m}
+    if len(idx) > 1:
+        raise ValueError(f'the masker holds several ViT blocks {sorted(idx)}; the plugin copies only the last one')
+    return idx.pop() if idx else None
+
+
+def convert(state_dict: dict, extra: Optional[Callable[[str, torch.Tensor], Optional[tuple]]] = None,
+            allow_unknown: bool = False) -> tuple[OrderedDict, list, list]:
+    """Convert an official state dict.
+
+    Args:
+        state_dict: official keys (``module.`` prefixes allowed).
+        extra: optional ``(key, tensor) -> (new_key, new_tensor) | None`` for method-specific keys (CoDe).
+        allow_unknown: skip unknown keys instead of raising.
+    Returns:
+        ``(converted, dropped_keys, unknown_keys)``.
+    """
+    state_dict = strip_module(state_dict)
+    block_index = block_index_of(state_dict)
+    out, dropped, unknown = OrderedDict(), [], []
+    for key, value in state_dict.items():
+        new = convert_masker_key(key, block_index)
+        if new is not None:
+            out[new] = value
+            continue
+        got = extra(key, value) if extra is not None else None
+        if got is not None:
+            out[got[0]] = got[1]
+            continue
+        if is_dropped(key):
+            dropped.append(key)
+            continue
+        unknown.append(key)
+    if unknown and not allow_unknown:
+        raise KeyError(f'{len(unknown)} key(s) not in the documented layout (use --allow-unknown to skip): '
+                       f'{unknown[:10]}')
+    if not any(k.startswith('image_segmenter.') for k in out):
+        raise KeyError('no masker key (masker.image_encoder.* / masker.sim2mask.*) found: not a TCL/CoDe checkpoint')
+    return out, dropped, unknown
+
+
+def save(out: OrderedDict, path: str, source: str, meta: Optional[dict] = None) -> None:
+    info = dict(converted_from=source, converter='tools/model_converters')
+    info.update(meta or {})
+    torch.save({'state_dict': out, 'meta': info}, path)
+
+
+def load(path: str, trust: bool = False) -> dict:
+    """Read a checkpoint with ``weights_only=True``; ``trust`` unpickles fully (official releases also pickle their
+    OmegaConf config: only for files from a source you trust)."""
+    if trust:
+        return torch.load(path, map_location='cpu', weights_only=False)
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # noqa: BLE001
+        raise RuntimeError(f'{path} holds Python objects besides tensors (e.g. the official OmegaConf config), so it '
+                           f'was not unpickled. If you trust the file (e.g. the release downloaded from the '
+                           f'authors), pass --trust.\n({type(err).__name__}: {str(err)[:300]})') from err
+
+
+def parse_args(argv=None, description: str = __doc__) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=description.split('\n\n')[0])
+    p.add_argument('src', help='official checkpoint')
+    p.add_argument('dst', help='output checkpoint for this plugin')
+    p.add_argument('--allow-unknown', action='store_true', help='skip keys outside the documented layout')
+    p.add_argument('--trust', action='store_true',
+                   help='unpickle the source fully (it pickles its config); only for files you trust')
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    sd = extract_state_dict(load(args.src, args.trust))
+    out, dropped, unknown = convert(sd, allow_unknown=args.allow_unknown)
+    save(out, args.dst, 'TCL release (kakaobrain/tcl)')
+    print(f'converted {len(out)} tensors, dropped {len(dropped)} (CLIP copies, loss temperatures, PAMR buffers), '
+          f'skipped {len(unknown)} unknown -> {args.dst}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
