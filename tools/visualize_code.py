@@ -1,0 +1,158 @@
+"""What CoDe decomposes: per-noun region masks (image segmenter) and word masks (text segmenter) for one image-caption
+pair, as in the CoDe paper's Fig. 1 / Fig. 4.
+
+    python tools/visualize_code.py CONFIG CHECKPOINT IMAGE --caption "a dog chasing a ball on the grass" \
+        [--nouns dog ball grass] [--out code_vis.png] [--size 448] [--pamr]
+
+Top row: the image, then one panel per noun with its region mask M_v = σ(w·cos(V^s, n_j) + b) (n_j: the noun's
+KgCoOp-prompted embedding, as in training; TCL models use the template ensemble). Bottom: the caption's tokens, one
+line per noun, each token shaded by its word mask M_t (Eq. 3, softmax over "no noun" + the J nouns; CoDe models only).
+Without ``--nouns`` the nouns are tagged from the caption (the plugin's tagger). ``CHECKPOINT`` may be ``none``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+import mmcv
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import mmseg_code  # noqa: F401
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description='CoDe region and word masks for an image-caption pair')
+    p.add_argument('config')
+    p.add_argument('checkpoint', help='checkpoint or "none"')
+    p.add_argument('image')
+    p.add_argument('--caption', required=True)
+    p.add_argument('--nouns', nargs='+', help='nouns to decompose (default: tagged from the caption)')
+    p.add_argument('--out', default='code_vis.png')
+    p.add_argument('--size', type=int, default=448, help='short side the image is resized to (448 as evaluation)')
+    p.add_argument('--pamr', action='store_true', help='refine the region masks with PAMR')
+    p.add_argument('--device', default='cpu')
+    return p.parse_args(argv)
+
+
+def tag_nouns(caption: str, max_nouns: int = 4) -> list:
+    from mmseg_code.datasets.nlp.tagger import extract_nouns, get_pos_tagger
+    tagger = get_pos_tagger('builtin')
+    nouns = list(dict.fromkeys(extract_nouns(tagger(caption))))
+    if not nouns:
+        raise ValueError(f'no noun found in {caption!r}: pass --nouns')
+    return nouns[:max_nouns]
+
+
+def load_model(config: str, checkpoint: Optional[str], device: str = 'cpu'):
+    from mmseg_code.apis import init_segmentor
+    return init_segmentor(config, None if checkpoint in (None, 'none') else checkpoint, device=device,
+                          vocabulary=['background', 'object'])
+
+
+def _normalise(model, image_bgr: np.ndarray, size: int) -> tuple[torch.Tensor, np.ndarray]:
+    h, w = image_bgr.shape[:2]
+    scale = size / min(h, w)
+    img = mmcv.imresize(image_bgr, (max(1, round(w * scale)), max(1, round(h * scale))))
+    tensor = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+    data = model.data_preprocessor(dict(inputs=[tensor]), False)
+    return data['inputs'], img[..., ::-1].copy()
+
+
+@torch.no_grad()
+def code_masks(model, image_bgr: np.ndarray, caption: str, nouns: Sequence[str], size: int = 448,
+               pamr: bool = False) -> dict:
+    """Region masks ``J×H×W`` (at the resized image), word masks ``J×T`` and the caption's T tokens.
+
+    Returns ``dict(image=RGB H×W×3, region=J×H×W, words=J×T | None, tokens=[str]*T)``.
+    """
+    x, rgb = _normalise(model, image_bgr, size)
+    x = x.to(next(model.parameters()).device)
+    h, w = x.shape[-2:]
+    xp, (pl, _, pt, _) = model._pad_to_patch(x)
+    emb = model.encode_vocabulary(list(nouns)).float()                               # J×D
+    feats = model.dense_features(xp, normalize=True)
+    _, soft = model.image_segmenter.sim2mask(feats, emb)                              # 1×J×h'×w'
+    if pamr:
+        from mmseg_code.models.pamr import PAMR
+        img = F.interpolate(xp, size=soft.shape[-2:], mode='bilinear', align_corners=True)
+        soft = PAMR()(img, soft)
+    region = F.interpolate(soft.float(), size=xp.shape[-2:], mode='bilinear', align_corners=False)
+    region = region[0, :, pt:pt + h, pl:pl + w].clamp(0, 1).cpu().numpy()
+
+    te = model.clip.text_encoder
+    ids = te.tokenize([caption])
+    eot = int(te.eot_index(ids)[0])
+    tokens = [te.tokenizer.decode([int(t)]).strip() for t in ids[0, 1:eot]]
+    words = None
+    segmenter = getattr(model, 'text_segmenter', None)
+    if segmenter is not None:
+        from mmseg_code.models.heads.text_segmenter import word_masks
+        z = segmenter(ids, emb.unsqueeze(0))                                          # 1×(J+1)×L
+        words = word_masks(z)[0, :, 1:eot].cpu().numpy()                              # J×T
+    return dict(image=rgb, region=region, words=words, tokens=tokens, nouns=list(nouns))
+
+
+def render(result: dict, out: str, title: Optional[str] = None) -> str:
+    """Fig. 1/4-style PNG: image + per-noun region heatmaps; caption tokens shaded by each noun's word mask."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    nouns, region, words, tokens = result['nouns'], result['region'], result['words'], result['tokens']
+    j = len(nouns)
+    n_rows = 2 if words is not None else 1
+    fig = plt.figure(figsize=(3 * (j + 1), 3 * n_rows + 0.3 * j))
+    cmap = plt.get_cmap('tab10')
+    for k in range(j + 1):
+        ax = fig.add_subplot(n_rows, j + 1, k + 1)
+        ax.imshow(result['image'])
+        if k:
+            ax.imshow(region[k - 1], cmap='jet', alpha=0.5, vmin=0, vmax=1)
+            ax.set_title(f'"{nouns[k - 1]}"  (mean {region[k - 1].mean():.2f})', fontsize=9)
+        else:
+            ax.set_title('image', fontsize=9)
+        ax.axis('off')
+    if words is not None:
+        ax = fig.add_subplot(n_rows, 1, 2)
+        ax.axis('off')
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, j + 0.5)
+        for r in range(j):
+            y = j - r - 0.5
+            ax.text(0.0, y, f'{nouns[r]}:', fontsize=9, ha='left', va='center', weight='bold')
+            x = 0.12
+            colour = cmap(r % 10)
+            for t, tok in enumerate(tokens):
+                v = float(words[r, t])
+                ax.text(x, y, tok, fontsize=9, ha='left', va='center',
+                        bbox=dict(facecolor=colour, alpha=max(0.05, v), edgecolor='none', pad=1.5))
+                x += 0.012 * (len(tok) + 2)
+        ax.set_title('word masks M_t (shade = mask value)', fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    model = load_model(args.config, args.checkpoint, args.device)
+    nouns = args.nouns or tag_nouns(args.caption)
+    image = mmcv.imread(args.image)
+    if image is None:
+        raise FileNotFoundError(args.image)
+    result = code_masks(model, image, args.caption, nouns, size=args.size, pamr=args.pamr)
+    if result['words'] is None:
+        print(f'{type(model).__name__} has no text segmenter: drawing region masks only')
+    render(result, args.out, title=args.caption)
+    print(f'nouns {nouns} -> {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
