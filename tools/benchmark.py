@@ -15,6 +15,7 @@ Missing datasets are skipped with a line saying what is missing. Written to ``--
 (default ``work_dirs/benchmark/<checkpoint name>``): ``table.md`` and ``table.csv`` (Table 1 layout: per-benchmark
 mIoU, TCL's 8-benchmark average and CoDe's 6-benchmark average, the papers' numbers as reference rows) and
 ``results.json``. ``--cfg-options`` is applied to every run after the protocol (e.g. ``model.test_cfg.kp_weight=0``).
+``--dump-configs`` writes the full per-benchmark test configs instead (for ``tools/test.py`` / ``dist_test.sh``).
 """
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--work-dir', help='work dir of the runs (logs); default <out-dir>/runs')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='overrides applied to every run')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    p.add_argument('--dump-configs', action='store_true',
+                   help='only write the full per-benchmark test configs (<out-dir>/configs/<name>_{pamr,nopamr}.py, '
+                        'for tools/test.py / dist_test.sh) and exit')
     return p.parse_args(argv)
 
 
@@ -251,6 +255,20 @@ def main(argv=None) -> int:
             print(f'[benchmark] SKIP {info["name"]}: {missing[info["name"]]}', flush=True)
         else:
             print(f'[benchmark] found {info["name"]} at {root}', flush=True)
+
+    if args.dump_configs:
+        cfg_dir = osp.join(out_dir, 'configs')
+        os.makedirs(cfg_dir, exist_ok=True)
+        for pamr in settings:
+            for name, info in infos.items():
+                cfg = build_run_config(model_cfg, info['_cfg'], info, roots[name], pamr, checkpoint, work_dir,
+                                       args.cfg_options)
+                cfg.pop('experiment_name', None)
+                path = osp.join(cfg_dir, f'{name}_{"pamr" if pamr else "nopamr"}.py')
+                cfg.dump(path)
+                print(f'[benchmark] wrote {path}')
+        print(f'[benchmark] run one with: python tools/test.py {cfg_dir}/<name>_pamr.py {args.checkpoint}')
+        return 0
 
     results: dict = {}
     metrics_all: dict = {}

@@ -89,3 +89,19 @@ def test_full_table_layout_lists_all_benchmarks_missing(tmp_path, capsys):
     assert float(tcl['avg8']) == pytest.approx(37.2, abs=0.05)
     assert float(code['avg6']) == pytest.approx(31.8, abs=0.05)
     assert 'nothing was evaluated' in printed
+
+
+def test_dump_configs_for_test_tool(tmp_path):
+    from mmengine.config import Config
+    cfg = write_model_config(tmp_path / 'tiny.py')
+    out = tmp_path / 'dump'
+    assert benchmark.main([cfg, 'none', '--data-root', str(tmp_path / 'd'), '--out-dir', str(out),
+                           '--benchmarks', 'voc21', 'ade20k', '--dump-configs']) == 0
+    for name, bg in (('voc21', True), ('ade20k', False)):
+        for setting, pamr, thr in (('pamr', True, 0.4), ('nopamr', False, 0.5)):
+            c = Config.fromfile(str(out / 'configs' / f'{name}_{setting}.py'))
+            assert c.model.type == 'TCL' and c.model.vocabulary.endswith(f'vocab/{name}.txt')
+            assert c.model.test_cfg['pamr'] is pamr and c.model.test_cfg['bg_thresh'] == thr
+            assert c.model.test_cfg['mode'] == 'slide' and c.model.test_cfg['crop_size'] == (448, 448)
+            assert c.test_dataloader.dataset.data_root.startswith(str(tmp_path / 'd'))
+            assert c.test_cfg == dict(type='TestLoop') and c.train_dataloader is None
