@@ -2,10 +2,12 @@
 
     python benchmarks/data_throughput.py                       # synthetic 256 px shards, builtin tagger
     python benchmarks/data_throughput.py --urls 'data/cc3m/{00000..00009}.tar' --tagger nltk --workers 0 2 4
+    python benchmarks/data_throughput.py --model-config configs/code/code_tiny.py configs/code/code_vitb16_cc.py
 
 Prints (1) the mean time of each transform on one process, (2) samples/s through a DataLoader for each worker
-count, and samples/s per worker. The model's consumption side (images/s one training step takes) is measured by a
-separate function so a ``--model-config`` option can print it next to these numbers.
+count, and samples/s per worker, and (3) for each ``--model-config``, the images/s one training step of that
+model consumes (forward + backward + optimizer step, random-init CLIP, same batch size, crop size from the
+config) and the implied number of data workers one training process needs: model images/s ÷ samples/s per worker.
 """
 import argparse
 import itertools
@@ -68,6 +70,50 @@ def loader_throughput(urls: str, pipeline: List[Dict], workers: int, batch_size:
     return batches * batch_size / (time.perf_counter() - t0)
 
 
+def config_crop_size(cfg) -> int:
+    """The training crop size of a config (its ``RandomResizedCrop``), 224 when it has none."""
+    for t in cfg.get('train_pipeline', []):
+        if t.get('type') == 'RandomResizedCrop':
+            size = t['size']
+            return size if isinstance(size, int) else size[0]
+    return 224
+
+
+def model_images_per_second(config: str, urls: str, tagger: str, batch_size: int, steps: int) -> tuple:
+    """Images/s of full training steps (``model.train_step``) of ``config`` on this machine's CPU/GPU."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmengine.optim import build_optim_wrapper
+    from mmseg.registry import MODELS
+    from mmseg.utils import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(config)
+    cfg.model.clip.pretrained = None  # architecture only: no weights are needed to time a step
+    crop = config_crop_size(cfg)
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    model = MODELS.build(cfg.model).to(device)
+    model.train()
+    optim_cfg = dict(cfg.optim_wrapper)
+    if device == 'cpu':
+        optim_cfg.update(type='OptimWrapper')  # AMP wrappers need a GPU
+        optim_cfg.pop('loss_scale', None)
+    from mmengine.logging import MMLogger
+    MMLogger.get_current_instance().setLevel('WARNING')  # the paramwise table is long and not of interest here
+    optim = build_optim_wrapper(model, optim_cfg)
+    ds = ImageTextDataset(sources=dict(urls=urls), shuffle_buffer=0, pipeline=train_pipeline(crop, tagger))
+    data = pseudo_collate(list(itertools.islice(iter(ds), batch_size)))
+    model.train_step(data, optim)  # warm-up
+    if device == 'cuda':
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        model.train_step(data, optim)
+    if device == 'cuda':
+        torch.cuda.synchronize()
+    return steps * batch_size / (time.perf_counter() - t0), crop, device
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--urls', help='shard pattern; default: generate synthetic shards')
@@ -78,6 +124,9 @@ def main(argv=None) -> int:
     p.add_argument('--workers', type=int, nargs='+', default=[0, 2])
     p.add_argument('--batch-size', type=int, default=16)
     p.add_argument('--batches', type=int, default=20)
+    p.add_argument('--model-config', nargs='*', default=[], help='configs whose training step to time')
+    p.add_argument('--model-batch-size', type=int, default=2)
+    p.add_argument('--model-steps', type=int, default=3)
     args = p.parse_args(argv)
     tmp = None
     urls = args.urls
@@ -96,9 +145,20 @@ def main(argv=None) -> int:
         print(f'  {k:28s} {v:7.3f}')
     print(f'  {"total":28s} {sum(times.values()):7.3f}  -> {1000 / sum(times.values()):.0f} samples/s')
     print('DataLoader throughput:')
+    per_worker = []
     for w in args.workers:
         sps = loader_throughput(urls, pipeline, w, args.batch_size, args.batches)
+        per_worker.append(sps / max(w, 1))
         print(f'  workers={w}: {sps:8.1f} samples/s  ({sps / max(w, 1):.1f} per worker)')
+    if args.model_config:
+        worker_rate = min(per_worker)
+        print(f'training-step consumption (batch {args.model_batch_size}), against {worker_rate:.1f} samples/s '
+              f'per worker:')
+        for config in args.model_config:
+            ips, crop, device = model_images_per_second(config, urls, args.tagger, args.model_batch_size,
+                                                        args.model_steps)
+            print(f'  {config} ({crop}px, {device}): {ips:8.2f} images/s -> '
+                  f'{ips / worker_rate:.4f} workers per training process')
     if tmp is not None:
         tmp.cleanup()
     return 0
