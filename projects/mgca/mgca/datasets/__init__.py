@@ -1,0 +1,3 @@
+from .noun_prompt_caption import MGCANounPromptCaption
+
+__all__ = ['MGCANounPromptCaption']
