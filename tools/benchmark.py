@@ -26,6 +26,7 @@ import glob
 import json
 import os
 import os.path as osp
+import sys
 import time
 from typing import Optional
 
@@ -34,6 +35,7 @@ from mmengine.config import Config, DictAction
 import mmseg_code  # noqa: F401  (registers the plugin, safe checkpoint loading)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.append(ROOT)  # repo root: custom_imports of projects/*
 DATASET_DIR = osp.join(ROOT, 'configs', '_base_', 'datasets')
 # Table 1 order (TCL's 8); CoDe's Table 1 uses the 6 without VOC20/Context59.
 BENCHMARKS = ['voc21', 'context60', 'coco_object', 'voc20', 'context59', 'coco_stuff171', 'cityscapes', 'ade20k']
@@ -287,6 +289,9 @@ def main(argv=None) -> int:
             results.setdefault(key, {})[name] = float(metrics['mIoU'])
             print(f'[benchmark] {name} {"PAMR" if pamr else "no PAMR"}: mIoU {metrics["mIoU"]:.2f}', flush=True)
 
+    from mmengine.dist import get_rank
+    if get_rank() != 0:          # every rank ran the tests (distributed evaluation); rank 0 writes the tables
+        return 0
     columns = [n for n in BENCHMARKS if n in infos] + [n for n in infos if n not in BENCHMARKS]
     titles = {n: infos[n]['title'] for n in infos}
     rows = table_rows(results, infos)
