@@ -9,12 +9,15 @@ CLIP baseline); mmseg's own tool requires a file.
 import argparse
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmseg_code  # noqa: F401  (registers the plugin, safe checkpoint loading)
 from mmseg_code.compat import init_cpu_distributed
+
+sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root: custom_imports of projects/*
 
 
 def parse_args() -> argparse.Namespace:

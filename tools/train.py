@@ -7,6 +7,7 @@ import argparse
 import logging
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
@@ -15,6 +16,9 @@ from mmengine.runner import Runner
 import mmseg_code  # noqa: F401  (registers the plugin, safe checkpoint loading)
 from mmseg.registry import RUNNERS
 from mmseg_code.compat import init_cpu_distributed
+from mmseg_code.engine.reliability import add_reliability_hooks
+
+sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root: custom_imports of projects/*
 
 
 def parse_args() -> argparse.Namespace:
@@ -71,6 +75,7 @@ def main() -> None:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise ValueError('--auto-scale-lr needs auto_scale_lr=dict(base_batch_size=...) in the config.')
         cfg.auto_scale_lr.enable = True
+    add_reliability_hooks(cfg)  # exact resume + non-finite guard (mmseg_code/engine/reliability.py)
     init_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
