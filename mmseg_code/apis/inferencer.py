@@ -196,9 +196,13 @@ class OVSegInferencer(MMSegInferencer):
         return list(self.model.dataset_meta['classes'])
 
     def _load_weights_to_model(self, model, checkpoint: Optional[dict], cfg) -> None:
-        # No Cityscapes fallback: the vocabulary decides the classes (set in __init__).
+        # No Cityscapes fallback: the vocabulary decides the classes (set in __init__). A checkpoint whose meta names
+        # classes gives the vocabulary only when neither the config nor the caller does.
         if checkpoint is not None:
             _load_checkpoint_to_model(model, checkpoint)
+            classes = ((checkpoint.get('meta') or {}).get('dataset_meta') or {}).get('classes')
+            if classes and getattr(model, 'vocabulary', None) is None:
+                model.set_vocabulary(list(classes))
 
     def _init_pipeline(self, cfg) -> Compose:
         cfg = copy.deepcopy(cfg)

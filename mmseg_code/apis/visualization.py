@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 
 import cv2
 import numpy as np
+import torch
 from mmseg.registry import VISUALIZERS
 from mmseg.visualization import SegLocalVisualizer
 
@@ -132,7 +133,8 @@ class SegLegendVisualizer(SegLocalVisualizer):
     def _draw_sem_seg(self, image: np.ndarray, sem_seg, classes: Optional[list], palette: Optional[list],
                       with_labels: Optional[bool] = True) -> np.ndarray:
         drawn = super()._draw_sem_seg(image, sem_seg, classes, palette, bool(with_labels and self.with_region_labels))
-        labels = np.unique(sem_seg.cpu().data.numpy() if hasattr(sem_seg.cpu().data, 'numpy') else sem_seg.data)
+        data = sem_seg.cpu().data
+        labels = np.unique(data.numpy() if torch.is_tensor(data) else np.asarray(data))
         panel = legend_panel(drawn.shape[0], [lb for lb in labels if lb < len(classes)], classes, palette)
         out = np.concatenate([drawn, panel], axis=1)
         self.set_image(out)

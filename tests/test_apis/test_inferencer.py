@@ -124,3 +124,15 @@ def test_mmseg_inferencer_and_inference_model_on_plugin_config(tmp_path):
     out = inference_model(seg2, str(img))
     assert out.pred_sem_seg.data.shape == (1, 32, 48)
     assert seg2.dataset_meta['classes'] == ['background', 'cat', 'dog']
+
+
+def test_vocabulary_from_checkpoint_meta_when_none_given(tmp_path):
+    torch.manual_seed(0)
+    seg = init_segmentor(tiny_cfg(), vocabulary='a, b', device='cpu')
+    ckpt = tmp_path / 'm.pth'
+    torch.save({'state_dict': seg.state_dict(), 'meta': {'dataset_meta': {'classes': ['background', 'sky', 'sea']}}},
+               ckpt)
+    inf = OVSegInferencer(tiny_cfg(), weights=str(ckpt), device='cpu')
+    assert inf.classes == ['background', 'sky', 'sea']
+    with pytest.raises(ValueError, match='No vocabulary'):
+        OVSegInferencer(tiny_cfg(), device='cpu')
