@@ -76,7 +76,7 @@ if ! mmcv_ok; then
   log "no usable mmcv wheel cached: compiling mmcv 2.1.0 with ops (about 13 min on 2 cores, once)"
   BUILD="$(mktemp -d)"
   trap 'rm -rf "$BUILD"' EXIT
-  "${PIP[@]}" install -q --target "$BUILD/buildtools" 'setuptools<70' wheel ninja
+  "${PIP[@]}" install -q --no-deps --target "$BUILD/buildtools" 'setuptools<70' wheel ninja
   PATH="$BUILD/buildtools/bin:$PATH" PYTHONPATH="$BUILD/buildtools" \
     "${PIP[@]}" download -q --no-deps --no-binary :all: --no-build-isolation mmcv==2.1.0 -d "$BUILD/src"
   tar -xzf "$BUILD"/src/mmcv-2.1.0.tar.gz -C "$BUILD/src"
