@@ -1,0 +1,148 @@
+"""MGCA segmentor: decoder size (ViT-B/16), what trains, loss keys, inference (units vs pixels, background),
+caption augmentation, registered names, configs."""
+import json
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS, TRANSFORMS
+from mmseg.structures import SegDataSample
+
+import projects.mgca.mgca  # noqa: F401
+
+ROOT = pathlib.Path(__file__).parents[3]
+CFG = ROOT / 'projects' / 'mgca' / 'configs'
+init_default_scope('mmseg')
+
+
+def _tiny(**kw):
+    cfg = dict(type='MGCA', clip=dict(type='OpenCLIP', model_name='mmcode-tiny-vit-p16'),
+               vocabulary=['background', 'circle', 'square'],
+               test_cfg=dict(mode='whole', num_units=16))
+    cfg.update(kw)
+    return MODELS.build(cfg)
+
+
+def test_vitb16_decoder_has_the_papers_4_72M_parameters():
+    model = MODELS.build(dict(type='MGCA', clip=dict(type='OpenCLIP', model_name='ViT-B-16', pretrained=None)))
+    trainable = {n: p.numel() for n, p in model.named_parameters() if p.requires_grad}
+    # 2 gated blocks at C = 512: LN 2*512 + conv 512*512*9 + bias 512 + gate 1 = 2,360,833 each
+    assert sum(trainable.values()) == 2 * (2 * 512 + 512 * 512 * 9 + 512 + 1) == 4_721_666
+    assert all(n.startswith('image_segmenter.decoder.') for n in trainable)
+
+
+def test_training_step_trains_only_the_decoder():
+    model = _tiny()
+    torch.manual_seed(0)
+    for p in model.image_segmenter.parameters():   # open the gates so every decoder weight gets a gradient
+        if p.dim() == 0:
+            p.data.fill_(0.5)
+    x = torch.randn(3, 3, 64, 64)
+    samples = []
+    for cap in ('a red circle', 'a blue square', 'a green star'):
+        s = SegDataSample()
+        s.text_ids = model.clip.text_encoder.tokenize([cap])[0]
+        samples.append(s)
+    losses = model.loss(x, samples)
+    assert set(losses) == {'loss_obj', 'loss_reg', 'loss_pix'}
+    sum(losses.values()).backward()
+    for name, p in model.named_parameters():
+        if name.startswith('image_segmenter.decoder.'):
+            assert p.grad is not None and p.grad.abs().sum() > 0, name
+        else:
+            assert p.grad is None, name
+
+
+def test_inference_units_pixels_and_background():
+    model = _tiny()
+    model.eval()
+    x = torch.randn(2, 3, 64, 64)
+    scores = model.encode_decode(x)
+    assert scores.shape == (2, 3, 64, 64)                       # background plane + 2 classes
+    assert torch.all(scores[:, 0] == 0.5)                       # bg_thresh 0.5 without PAMR
+    fg = scores[:, 1:]
+    assert torch.allclose(fg.sum(1), torch.ones(2, 64, 64), atol=1e-5)   # softmax over the classes
+    # units: at most 16 distinct score vectors per image at feature resolution
+    feats = model.dense_features(x)
+    probs = model.class_scores(feats)
+    assert probs.shape == (2, 2, 8, 8)
+    assert len(torch.unique(probs[0].flatten(1).t().round(decimals=5), dim=0)) <= 16
+    # every pixel a meta-point (8x8) == plain per-pixel inference
+    model.set_num_units((8, 8))
+    units_all = model.class_scores(feats)
+    model.set_num_units(None)
+    pixel = model.class_scores(feats)
+    assert torch.allclose(units_all, pixel, atol=1e-5)
+    # per-pixel scores by hand: softmax_k(cos(V, t_k) / 0.07)
+    t = model.vocabulary_embeddings()['masker']
+    cos = torch.einsum('bchw,kc->bkhw', feats, t)
+    assert torch.allclose(pixel, (cos / 0.07).softmax(1), atol=1e-5)
+
+
+def test_kp_weight_is_ignored_and_pamr_optional():
+    model = _tiny(test_cfg=dict(mode='whole', num_units=16, kp_weight=0.3, pamr=True))
+    assert model.test_cfg['kp_weight'] == 0.0 and model.pamr is not None and model.bg_thresh == 0.4
+    model.eval()
+    assert model.encode_decode(torch.randn(1, 3, 64, 64)).shape == (1, 3, 64, 64)
+
+
+def test_noun_prompt_caption_candidates():
+    tr = TRANSFORMS.build(dict(type='MGCANounPromptCaption', templates=['a photo of a {}.'], seed=0))
+    seen = set()
+    for key in range(60):
+        out = tr(dict(key=str(key), caption='a dog on a sofa', caption_nouns=['dog', 'sofa']))
+        assert out['original_caption'] == 'a dog on a sofa'
+        seen.add(out['caption'])
+    assert seen == {'a dog on a sofa', 'a photo of a dog.', 'a photo of a sofa.'}
+    assert tr(dict(key='x', caption='hello', caption_nouns=[]))['caption'] == 'hello'
+
+
+def test_registered_names_do_not_clash():
+    code = textwrap.dedent('''
+        import json
+        import mmseg.registry as R
+        from mmseg.utils import register_all_modules
+        register_all_modules(init_default_scope=False)
+        import mmseg.apis, mmseg.visualization
+        import mmseg_code
+        before = {n: dict(getattr(R, n).module_dict) for n in ('MODELS', 'TRANSFORMS')}
+        parents = {n: sorted(getattr(R, n).parent.module_dict) for n in ('MODELS', 'TRANSFORMS')}
+        import projects.mgca.mgca
+        out = {}
+        for n in before:
+            after = getattr(R, n).module_dict
+            assert all(after[k] is v for k, v in before[n].items()), n
+            new = sorted(set(after) - set(before[n]))
+            assert not set(new) & set(parents[n]), n
+            assert all(after[k].__module__.startswith('projects.mgca.mgca') for k in new)
+            out[n] = new
+        print(json.dumps(out))
+    ''')
+    res = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    added = json.loads(res.stdout.strip().splitlines()[-1])
+    assert added == {'MODELS': ['MGCA', 'MGCADecoder', 'MGCALoss', 'MGCAObjectLoss', 'MGCAPixelLoss',
+                                'MGCARegionLoss', 'MGCASemanticUnit'],
+                     'TRANSFORMS': ['MGCANounPromptCaption']}
+
+
+def test_paper_config_schedule():
+    cfg = Config.fromfile(str(CFG / 'mgca_vitb16_cc3m.py'))
+    assert cfg.custom_imports.imports == ['mmseg_code', 'projects.mgca.mgca']
+    assert cfg.train_cfg.max_iters == 37500                          # 15 epochs x 2.56M / 1024
+    assert cfg.param_scheduler[0].end == 5000                        # 2 warmup epochs
+    assert cfg.optim_wrapper.optimizer.lr == 1e-4 and cfg.optim_wrapper.optimizer.weight_decay == 0.05
+    assert cfg.train_dataloader.batch_size * 4 == 1024
+    loss = cfg.model.loss_mgca
+    assert (loss.k, loss.k_n, loss.k_pix) == (0.4, 0.05, 0.06)
+    assert all(loss[k].temperature == 0.07 and loss[k].loss_weight == 1.0 for k in ('loss_obj', 'loss_reg',
+                                                                                        'loss_pix'))
+    tc = cfg.model.test_cfg
+    assert tc.num_units == 36 and tc.pamr is False and tc.crop_size == (448, 448) and tc.stride == (224, 224)
+    assert Config.fromfile(str(CFG / 'mgca_vitb16_cc3m_pixel.py')).model.test_cfg.num_units is None
