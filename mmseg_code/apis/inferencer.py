@@ -30,7 +30,7 @@ import os.path as osp
 from typing import Optional, Sequence, Union
 
 import numpy as np
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 from mmseg.apis import MMSegInferencer

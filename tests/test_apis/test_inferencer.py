@@ -75,7 +75,8 @@ def test_custom_vocabulary_with_and_without_background(tmp_path, monkeypatch):
     assert inf.classes == ['background', 'cat', 'dog', 'grass']
     res = inf([solid('red'), solid('green'), solid('blue')], out_dir=str(tmp_path / 'out'))
     red, green, blue = res['predictions']
-    # PAMR on → bg plane 0.4: red (cat 0.45) → cat = 1, green (dog 0.7) → dog = 2, blue (all 0.076) → background 0
+    # PAMR on → bg plane 0.4: red (cat 0.45) → cat = 1, green (dog 0.7) → dog = 2,
+    # blue (all 0.076) → background 0
     assert red.shape == (32, 48)
     assert (red == 1).all() and (green == 2).all() and (blue == 0).all()
     vis = sorted((tmp_path / 'out' / 'vis').iterdir())

@@ -1,9 +1,9 @@
 """Helpers for the evaluation and API tests: a tiny TCL config, a tiny VOC-layout dataset, hand-made score maps."""
 import math
+import os
 import os.path as osp
 
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 
@@ -53,7 +53,6 @@ def make_voc(root) -> str:
     """``<root>/VOCdevkit/VOC2012`` with the three images above (val split)."""
     voc = osp.join(str(root), 'VOCdevkit', 'VOC2012')
     for sub in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
-        import os
         os.makedirs(osp.join(voc, sub), exist_ok=True)
     for name, rgb in COLOURS.items():
         Image.fromarray(np.full((H, W, 3), rgb, np.uint8)).save(osp.join(voc, 'JPEGImages', f'{name}.jpg'),

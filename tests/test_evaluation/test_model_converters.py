@@ -86,7 +86,8 @@ def masker_mapping(double, block_index):
     for i in range(2):
         for j, conv in enumerate(['conv', 'conv2'] if double else ['conv']):
             for o, n in CONV:
-                m[f'masker.image_encoder.decoder.decoder.net.{i}.{conv}.{o}'] = f'image_segmenter.decoder.stages.{i}.{j}.{n}'
+                m[f'masker.image_encoder.decoder.decoder.net.{i}.{conv}.{o}'] = \
+                    f'image_segmenter.decoder.stages.{i}.{j}.{n}'
     m.update({'masker.image_encoder.decoder.image_proj.proj': 'image_segmenter.image_proj.proj',
               'masker.sim2mask.w': 'image_segmenter.sim2mask.w', 'masker.sim2mask.b': 'image_segmenter.sim2mask.b'})
     return m

@@ -6,7 +6,7 @@
 #   * PAMR (10 iterations, dilations 1,2,4,8,12,24) on the 1/4-resolution masks; KP mix 0.3;
 #   * vocabulary: the mmseg class names verbatim (configs/vocab/voc21.txt), prompt ensemble done by the model;
 #   * the first class is 'background': no prompt, a constant score plane
-#   bg_thresh (0.4 with PAMR, 0.5 without) is output channel 0 ('background iff max_k m_k <= bg_thresh').
+#     bg_thresh (0.4 with PAMR, 0.5 without) is output channel 0 ('background iff max_k m_k <= bg_thresh').
 # An experiment config takes the protocol into its model with one line:
 #     _base_ = ['<model base>', '../_base_/datasets/voc21.py', '<runtime>']
 #     model = _base_.benchmark.model
