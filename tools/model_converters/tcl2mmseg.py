@@ -132,7 +132,10 @@ def convert(state_dict: dict, extra: Optional[Callable[[str, torch.Tensor], Opti
 
 
 def save(out: OrderedDict, path: str, source: str, meta: Optional[dict] = None) -> None:
-    info = dict(converted_from=source, converter='tools/model_converters')
+    # dataset_meta without classes: mmseg's init_model / MMSegInferencer then keep the config's vocabulary instead of
+    # guessing classes from a decode head these segmentors do not have.
+    info = dict(converted_from=source, converter='tools/model_converters',
+                dataset_meta=dict(classes=None, palette=None))
     info.update(meta or {})
     torch.save({'state_dict': out, 'meta': info}, path)
 
