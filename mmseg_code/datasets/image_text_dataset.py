@@ -16,6 +16,9 @@ Data flow per dataloader worker::
   ``skip_source``) so that ``SkipCounterHook`` in the main process can sum them over workers and ranks. If
   ``max_consecutive_skips`` samples in a row are bad the stream stops with an error naming the counts, so a broken
   dataset or pipeline cannot spin silently.
+* **Exact resume.** Each yielded sample also carries its worker's stream position (``stream_pos``); with
+  ``ExactResumeHook`` checkpoints record the consumed positions and a resumed run continues each worker's stream
+  exactly, with the same per-sample transform randomness (mechanism: :mod:`mmseg_code.datasets.stream_state`).
 
 Use it with MMEngine's Runner as ``train_dataloader = dict(batch_size=..., num_workers=..., sampler=None,
 dataset=dict(type='ImageTextDataset', ...))``: PyTorch forbids samplers for iterable datasets, and MMEngine passes
@@ -32,6 +35,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from .skip import SkipCounter, SkipSample
 from .sources import RawSample, build_source
+from .stream_state import ResumeState, logical_worker, seeded_global_rngs
 
 
 class _SkipState:
@@ -60,8 +64,8 @@ class ImageTextDataset(IterableDataset):
             shards, ``dict(ann_file='pairs.jsonl', img_dir='images/', weight=1.0)`` for a folder + JSONL/CSV.
         pipeline: transform configs (mmseg ``TRANSFORMS``), applied to ``dict(key, img_bytes, caption, meta, source)``.
         shuffle_buffer: size of the sample-level shuffle buffer of raw (undecoded) samples; 0 or 1 disables it.
-        seed: seed of shard permutations, source mixing and the shuffle buffer (transform randomness follows the
-            global RNGs that MMEngine seeds per worker).
+        seed: seed of shard permutations, source mixing, the shuffle buffer and the transforms (the pipeline of the
+            k-th sample of a worker runs with numpy/Python/torch-CPU global RNGs seeded from (seed, worker, k)).
         repeat: endless iteration (training) or a single pass.
         rank, world_size: override the distributed rank/world size (default: ``mmengine.dist.get_dist_info()``).
         max_consecutive_skips: raise after this many bad samples in a row (0 disables the guard).
@@ -104,6 +108,13 @@ class ImageTextDataset(IterableDataset):
         self.length = length
         self._iterations = 0
         self.skip_counts = SkipCounter()  # counts of the most recent iterator in this process
+        self._resume: Optional[ResumeState] = None
+
+    def set_resume_state(self, state: Optional[ResumeState]) -> None:
+        """Continue the next iterators (created after this call) from recorded stream positions; ``None`` clears.
+
+        See :mod:`mmseg_code.datasets.stream_state` for the mechanism (``ExactResumeHook`` calls this)."""
+        self._resume = state
 
     def __len__(self) -> int:
         if self.length is not None:
@@ -202,15 +213,37 @@ class ImageTextDataset(IterableDataset):
 
     def __iter__(self) -> Iterator[Dict[str, Any]]:
         g, world, worker_id = self._slot()
-        rng = np.random.default_rng([self.seed, 7919, g, world, self._iterations])
+        rnd = self._iterations
         self._iterations += 1
+        resume = None
+        if self._resume is not None:  # exact resume: this physical worker plays a logical one (round-robin order)
+            num_workers = world // self.world_size
+            worker_id = logical_worker(worker_id, num_workers, self._resume.batches_consumed)
+            g = self.rank * num_workers + worker_id
+            resume = self._resume.for_worker(g, world)
+            if resume is not None:
+                rnd = int(resume['round'])
+                self._iterations = rnd + 1
+        rng = np.random.default_rng([self.seed, 7919, g, world, rnd])
         state = _SkipState(self.max_consecutive_skips)
         self.skip_counts = state.counts
         source_tag = f'{self.rank}:{worker_id}'
         warned = set()
-        for raw in self._shuffled(self._mixed(g, world, rng, state), rng):
+        stream = self._shuffled(self._mixed(g, world, rng, state), rng)
+        k = 0
+        if resume is not None:  # re-read the consumed raw samples without running the pipeline
+            state.limit, limit = 0, state.limit
+            for _ in range(int(resume['next'])):
+                if next(stream, None) is None:
+                    return
+            state.limit, state.consecutive, k = limit, 0, int(resume['next'])
+            state.counts.clear()
+            state.counts.update({str(r): int(c) for r, c in resume['skip_counts'].items()})
+        for raw in stream:
+            index, k = k, k + 1
             try:
-                out = self._apply(raw)
+                with seeded_global_rngs((self.seed, g, world, rnd, index)):
+                    out = self._apply(raw)
             except SkipSample as e:
                 state.skip(e.reason, e.detail)
                 continue
@@ -224,12 +257,13 @@ class ImageTextDataset(IterableDataset):
                 state.skip(reason, str(e))
                 continue
             state.consecutive = 0
-            self._attach_counts(out, state.counts, source_tag)
+            self._attach_counts(out, state.counts, source_tag,
+                                stream_pos=dict(worker=g, world=world, round=rnd, next=k))
             yield out
 
     @staticmethod
-    def _attach_counts(out: Any, counts: SkipCounter, source_tag: str) -> None:
-        info = dict(skip_counts=counts.as_dict(), skip_source=source_tag)
+    def _attach_counts(out: Any, counts: SkipCounter, source_tag: str, **extra: Any) -> None:
+        info = dict(skip_counts=counts.as_dict(), skip_source=source_tag, **extra)
         sample = out.get('data_samples') if isinstance(out, dict) else None
         if sample is not None and hasattr(sample, 'set_metainfo'):
             sample.set_metainfo(info)

@@ -161,6 +161,13 @@ class KgCoOpNounPrompt(BaseModule):
             return torch.zeros(n, dtype=torch.long)
         return torch.randint(len(self.templates), (n, ), generator=self._generator)
 
+    def get_rng_state(self) -> torch.Tensor:
+        """State of the template generator (saved in checkpoints by ``ExactResumeHook``)."""
+        return self._generator.get_state()
+
+    def set_rng_state(self, state: torch.Tensor) -> None:
+        self._generator.set_state(state)
+
     # ------------------------------------------------------------------ encoding
     def encode_prompt_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """n = normalize(E_t([SOT] + ctx + noun + [EOT])) for prompt ids ``N×L`` → ``N×D``."""
