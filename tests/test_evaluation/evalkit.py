@@ -84,8 +84,14 @@ def install_hand_made_scores(monkeypatch):
     colour channel of the window. Everything after that (Sim2Mask, PAMR, background plane, slide, resize, argmax,
     IoUMetric) is the code under test. Returns a dict counting the calls.
     """
+    from mmseg_code.models.pamr import PAMR
     from mmseg_code.models.segmentors.base import TextSupervisedSegmentor
-    calls = dict(encode_vocabulary=0)
+    calls = dict(encode_vocabulary=0, pamr=0)
+    pamr_forward = PAMR.forward
+
+    def counting_pamr(self, img, masks):
+        calls['pamr'] += 1
+        return pamr_forward(self, img, masks)
 
     def encode_vocabulary(self, names):
         calls['encode_vocabulary'] += 1
@@ -108,4 +114,5 @@ def install_hand_made_scores(monkeypatch):
 
     monkeypatch.setattr(TextSupervisedSegmentor, 'encode_vocabulary', encode_vocabulary)
     monkeypatch.setattr(TextSupervisedSegmentor, 'dense_features', dense_features)
+    monkeypatch.setattr(PAMR, 'forward', counting_pamr)
     return calls

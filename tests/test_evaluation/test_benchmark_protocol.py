@@ -70,6 +70,8 @@ def test_benchmark_table_numbers(tmp_path, voc_root, hand_made_scores, capsys):
     assert set(res['miou']) == {'pamr', 'no_pamr'} and set(res['miou']['pamr']) == {'voc21', 'voc20'}
     # the class embeddings are computed once per run (one model per run, several images each)
     assert hand_made_scores['encode_vocabulary'] == 4
+    # PAMR ran once per window in the PAMR runs only: 3 images × 1 window (32×48 < 448 crop) × 2 benchmarks
+    assert hand_made_scores['pamr'] == 6
 
 
 def test_full_table_layout_lists_all_benchmarks_missing(tmp_path, capsys):
