@@ -148,6 +148,10 @@ def build_run_config(model_cfg: Config, bcfg: Config, info: dict, root: str, pam
     test_cfg['bg_thresh'] = 0.4 if pamr else 0.5
     cfg.model.test_cfg = test_cfg
     cfg.setdefault('default_scope', 'mmseg')
+    hooks = cfg.get('default_hooks', None) or {}
+    if hooks.get('visualization'):
+        # mmseg's SegVisualizationHook reads runner.iter, which needs the train loop removed above
+        hooks['visualization']['draw'] = False
     cfg.load_from = checkpoint
     cfg.work_dir = work_dir
     cfg.experiment_name = f'{info["name"]}_{"pamr" if pamr else "nopamr"}_{time.strftime("%Y%m%d_%H%M%S")}'
