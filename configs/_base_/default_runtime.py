@@ -8,7 +8,9 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'))
 
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+# SegLegendVisualizer (mmseg_code.apis): mmseg's visualizer plus a legend; keeps the test classes when mmseg's
+# SegVisualizationHook builds the training loop during testing.
+visualizer = dict(type='SegLegendVisualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None

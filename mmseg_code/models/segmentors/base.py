@@ -76,7 +76,13 @@ class TextSupervisedSegmentor(BaseSegmentor):
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 pretrained: Optional[str] = None) -> None:
+        # mmseg's ``init_model`` sets ``model.pretrained = None`` on every config; CLIP weights come from
+        # ``clip.pretrained``, so only None is accepted here.
+        if pretrained is not None:
+            raise ValueError(f'{type(self).__name__} takes CLIP weights from model.clip.pretrained, '
+                             f'not model.pretrained={pretrained!r}.')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.clip = MODELS.build(clip)
         self.image_segmenter = MODELS.build(image_segmenter,
@@ -111,7 +117,15 @@ class TextSupervisedSegmentor(BaseSegmentor):
 
     @property
     def dataset_meta(self) -> Optional[dict]:
-        return self._dataset_meta
+        """The dataset meta, with ``classes`` = the model's output channels when the vocabulary is fixed."""
+        if not self._fixed_vocabulary or self.vocabulary is None:
+            return self._dataset_meta
+        meta = dict(self._dataset_meta or {})
+        classes = tuple(self.vocabulary.class_names)
+        if tuple(meta.get('classes') or ()) != classes:
+            meta['classes'] = classes
+            meta.pop('palette', None)  # a palette of other classes would not match
+        return meta
 
     @dataset_meta.setter
     def dataset_meta(self, meta: Optional[dict]) -> None:
