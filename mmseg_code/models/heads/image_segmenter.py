@@ -82,9 +82,13 @@ class Sim2Mask(nn.Module):
         return self.w.to(sim.dtype) * sim + self.b.to(sim.dtype)
 
     def forward(self, feats: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits and soft masks, both ``B×N×H×W``."""
+        """Logits and soft masks, both ``B×N×H×W``.
+
+        The soft masks are fp32 also under fp16 autocast: near-empty masks give the masked pooling of TCL's loss
+        gradients up to 1/eps, which would overflow fp16 before the sigmoid's (tiny) derivative scales them down.
+        """
         logits = self.affine(self.similarity(feats, text))
-        return logits, torch.sigmoid(logits)
+        return logits, torch.sigmoid(logits.float())
 
     def hard(self, logits: torch.Tensor, deterministic: Optional[bool] = None) -> torch.Tensor:
         """Hard mask: straight-through Gumbel in training, ``σ(logits) > threshold`` when deterministic."""

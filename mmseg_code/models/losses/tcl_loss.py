@@ -46,10 +46,15 @@ def total_variation(x: torch.Tensor, reduce_dims: Optional[tuple] = None) -> tor
 
 
 def masked_pool(masks: torch.Tensor, feats: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Mask-weighted mean features ``T×N×D`` of masks ``T×N×h×w`` and features ``T×D×h×w``."""
-    masks, feats = masks.float(), feats.float()
-    num = torch.einsum('tnhw,tdhw->tnd', masks, feats)
-    return num / (masks.sum(dim=(2, 3)).unsqueeze(-1) + eps)
+    """Mask-weighted mean features ``T×N×D`` of masks ``T×N×h×w`` and features ``T×D×h×w``.
+
+    Always fp32, also under autocast: with (near-)empty masks the division by ``sum + eps`` scales gradients by up
+    to 1/eps, which overflows fp16 in the einsum's backward (NaN gradients for the decoder).
+    """
+    with torch.autocast(device_type=masks.device.type, enabled=False):
+        masks, feats = masks.float(), feats.float()
+        num = torch.einsum('tnhw,tdhw->tnd', masks, feats)
+        return num / (masks.sum(dim=(2, 3)).unsqueeze(-1) + eps)
 
 
 @MODELS.register_module()
