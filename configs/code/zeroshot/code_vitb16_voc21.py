@@ -1,0 +1,6 @@
+# CoDe ViT-B/16 zero-shot on voc21 with the official protocol (configs/_base_/datasets/voc21.py):
+#   python tools/test.py configs/code/zeroshot/code_vitb16_voc21.py CHECKPOINT
+#   without PAMR: --cfg-options model.test_cfg.pamr=False model.test_cfg.bg_thresh=0.5
+_base_ = ['../../_base_/models/code_vitb16.py', '../../_base_/datasets/voc21.py', '../../_base_/default_runtime.py']
+model = _base_.benchmark.model
+test_cfg = dict(type='TestLoop')

@@ -1,0 +1,6 @@
+# TCL ViT-B/16 zero-shot on coco_object with the official protocol (configs/_base_/datasets/coco_object.py):
+#   python tools/test.py configs/tcl/zeroshot/tcl_vitb16_coco_object.py CHECKPOINT
+#   without PAMR: --cfg-options model.test_cfg.pamr=False model.test_cfg.bg_thresh=0.5
+_base_ = ['../../_base_/models/tcl_vitb16.py', '../../_base_/datasets/coco_object.py', '../../_base_/default_runtime.py']
+model = _base_.benchmark.model
+test_cfg = dict(type='TestLoop')

@@ -1,0 +1,6 @@
+# TCL ViT-B/16 zero-shot on voc20 with the official protocol (configs/_base_/datasets/voc20.py):
+#   python tools/test.py configs/tcl/zeroshot/tcl_vitb16_voc20.py CHECKPOINT
+#   without PAMR: --cfg-options model.test_cfg.pamr=False model.test_cfg.bg_thresh=0.5
+_base_ = ['../../_base_/models/tcl_vitb16.py', '../../_base_/datasets/voc20.py', '../../_base_/default_runtime.py']
+model = _base_.benchmark.model
+test_cfg = dict(type='TestLoop')
