@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 ROOT = pathlib.Path(__file__).parents[3]
 CFG = 'projects/mgca/configs/mgca_tiny.py'

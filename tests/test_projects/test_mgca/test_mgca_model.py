@@ -2,7 +2,6 @@
 caption augmentation, registered names, configs."""
 import pathlib
 
-import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope

@@ -4,8 +4,9 @@ For L2-normalised pixel embeddings V̂ (``B×C×h×w``) and a g_h×g_w meta-poin
 
     P_u      = V̂ at pixel (⌊(a+½)·h/g_h⌋, ⌊(b+½)·w/g_w⌋),  u = a·g_w + b        uniform sampling, B×U×C
     A(p)     = argmax_u  V̂^p · P_u                                             most similar meta-point (cosine)
-    E_u      = mean_{p : A(p) = u} V̂^p                                         unit embedding (never empty: P_u's
-                                                                                own pixel has cosine 1)
+    E_u      = mean_{p : A(p) = u} V̂^p                                         unit embedding (a unit is empty only
+                                                                                when its meta-point ties with an
+                                                                                earlier one: argmax takes the first)
     out^p    = E_{A(p)} / ‖E_{A(p)}‖                                           B×C×h×w, classified like pixels
 
 One assignment step (no k-means iterations), as the paper describes. With U = h·w (every pixel a meta-point)
@@ -15,7 +16,7 @@ identical embeddings.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Union
+from typing import Sequence, Union
 
 import torch
 import torch.nn as nn
