@@ -4,3 +4,4 @@ Importing registers the model parts (MODELS), the referring datasets (DATASETS),
 the referring metric (METRICS): ``custom_imports=dict(imports=['mmseg_code', 'projects.tseg.tseg'])``.
 """
 from . import datasets, evaluation, models  # noqa: F401
+from .apis import TSEGInferencer  # noqa: F401

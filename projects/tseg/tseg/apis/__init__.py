@@ -1,0 +1,3 @@
+from .inferencer import TSEGInferencer
+
+__all__ = ['TSEGInferencer']
