@@ -1,6 +1,7 @@
 """Referring annotations: refer-style RefCOCO, PhraseCut, RLE and polygons, the project JSON, transforms, metric,
 and the generated shapes benchmark — on tiny hand-made files with hand-computed expectations."""
 import json
+import pathlib
 import pickle
 
 import numpy as np
@@ -145,3 +146,19 @@ def test_synthetic_benchmark_masks(tmp_path):
         for m, o in zip(masks, objects):
             ys, xs = np.nonzero(m)
             assert abs(xs.mean() - o['centre'][0]) < 0.2 * o['size'] and abs(ys.mean() - o['centre'][1]) < 0.2 * o['size']
+
+
+def test_converter_refcoco_to_project_json(tmp_path):
+    import runpy
+
+    from mmseg.registry import DATASETS
+    root = _refer_root(tmp_path)
+    conv = runpy.run_path(str(pathlib.Path(__file__).parents[3] / 'projects/tseg/tools/convert_refer.py'))
+    assert conv['main'](['refcoco', '--root', str(root), '--out', str(tmp_path / 'out'), '--splits', 'val', 'train',
+                         '--image-prefix', 'train2014/']) == 0
+    ds = DATASETS.build(dict(type='ReferSegDataset', data_root=str(tmp_path / 'out' / 'refcoco'),
+                             ann_file='refs_val.json', split='val', pipeline=[]))
+    assert len(ds) == 2 and ds[1]['expressions'] == ['the dog']
+    assert ds[0]['img_path'].endswith('train2014/COCO_train2014_000000000001.jpg')
+    m = LoadReferMasks()(dict(ds[1], ori_shape=(3, 3)))['gt_masks'][0]
+    assert m.sum() == 3 and m[2, 0] and m[0, 1] and m[1, 1]
