@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 import mmseg_code  # noqa: F401  (registers the plugin, safe checkpoint loading)
 from mmseg.registry import RUNNERS
 from mmseg_code.compat import init_cpu_distributed
-from mmseg_code.engine.reliability import add_reliability_hooks
+from mmseg_code.engine.reliability import ConfigError, add_reliability_hooks, check_train_config
 
 sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root: custom_imports of projects/*
 
@@ -76,6 +76,10 @@ def main() -> None:
             raise ValueError('--auto-scale-lr needs auto_scale_lr=dict(base_batch_size=...) in the config.')
         cfg.auto_scale_lr.enable = True
     add_reliability_hooks(cfg)  # exact resume + non-finite guard (mmseg_code/engine/reliability.py)
+    try:
+        check_train_config(cfg)
+    except ConfigError as e:
+        raise SystemExit(f'error: {e}')
     init_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()

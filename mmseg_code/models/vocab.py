@@ -154,11 +154,12 @@ def check_tokenizable(tokenizer, names: Sequence[str], templates: Sequence[str],
         return
     longest = max(templates, key=len)
     for name in names:
+        shown = repr(name if len(name) <= 60 else name[:57] + '...')
         if not encode(name):
-            raise ValueError(f'Class name {name!r} tokenises to nothing.')
+            raise ValueError(f'Class name {shown} tokenises to nothing.')
         n = len(encode(longest.format(name))) + 2
         if n > context_length:
-            raise ValueError(f'Class name {name!r} is too long: its prompt has {n} tokens > context length '
+            raise ValueError(f'Class name {shown} is too long: its prompt has {n} tokens > context length '
                              f'{context_length}.')
 
 

@@ -40,6 +40,7 @@ import torch
 from mmseg.registry import MODELS
 
 from ..heads.text_segmenter import word_masks
+from ..vocab import check_tokenizable
 from .tcl import TCL, TrainTexts
 
 DEFAULT_LOSS_WEIGHTS = dict(kg=8.0, seg_img=1.0, seg_txt=1.0, hcl=0.5)
@@ -100,7 +101,9 @@ class CoDe(TCL):
     @torch.no_grad()
     def encode_vocabulary(self, names: Sequence[str]) -> torch.Tensor:
         """Masker-side class embeddings ``S×D``: KgCoOp prompts of the bare names (official CoDe)."""
-        return self.noun_prompt(list(names)).float()
+        np_ = self.noun_prompt  # prompt = [SOT] + M context vectors + name + [EOT]: names get L − M tokens
+        check_tokenizable(np_.text_encoder.tokenizer, names, ['{}'], np_.context_length - np_.n_ctx)
+        return np_(list(names)).float()
 
     # ------------------------------------------------------------------ TCL override points
     def encode_train_texts(self, inputs: torch.Tensor, data_samples: list) -> TrainTexts:
