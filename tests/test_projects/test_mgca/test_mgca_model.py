@@ -132,3 +132,18 @@ def test_paper_config_schedule():
     tc = cfg.model.test_cfg
     assert tc.num_units == 36 and tc.pamr is False and tc.crop_size == (448, 448) and tc.stride == (224, 224)
     assert Config.fromfile(str(CFG / 'mgca_vitb16_cc3m_pixel.py')).model.test_cfg.num_units is None
+
+
+def test_benchmark_protocol_builds_mgca():
+    """tools/benchmark.py's run config (VOC protocol, no PAMR) builds an MGCA with units, no KP, bg 0.5."""
+    import runpy
+    bench = runpy.run_path(str(ROOT / 'tools' / 'benchmark.py'))
+    model_cfg = Config.fromfile(str(CFG / 'mgca_vitb16_cc3m.py'))
+    bcfg = bench['load_benchmark']('voc21')
+    info = bench['benchmark_info'](bcfg, 'voc21')
+    cfg = bench['build_run_config'](model_cfg, bcfg, info, 'data/VOCdevkit/VOC2012', False, None, '/tmp/x',
+                                    {'model.clip.model_name': 'mmcode-tiny-vit-p16', 'model.clip.pretrained': None})
+    model = MODELS.build(cfg.model)
+    assert model.test_cfg['num_units'] == 36 and model.test_cfg['kp_weight'] == 0.0
+    assert model.pamr is None and model.bg_thresh == 0.5
+    assert model.vocabulary.has_background and len(model.vocabulary.names) == 20
