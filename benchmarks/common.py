@@ -86,6 +86,9 @@ def make_batch(cfg, batch_size: int, image_size: int, dev: torch.device, seed: i
     pipeline = cfg.train_dataloader.dataset.pipeline
     keep = [t for t in pipeline if t['type'] in ('CleanCaption', 'SelectNouns', 'TokenizeCaptionWithNouns',
                                                  'PackImageTextInputs')]
+    for t in keep:
+        if t['type'] == 'SelectNouns':
+            t['tagger'] = 'builtin'   # offline tagger: no NLTK download needed to time a step
     transforms = [TRANSFORMS.build(t) for t in keep]
     rng = np.random.default_rng(seed)
     samples = []

@@ -2,7 +2,7 @@
 
 It stands in for the pretrained CLIP a real user downloads: TCL and CoDe start from a frozen CLIP, and on a CPU-only
 machine without weights the plugin's main job starts from this one. The committed ``checkpoints/shapes_clip.pth`` is
-reproduced by (about 40 minutes on one CPU core; the shards are generated first when missing)::
+reproduced by (about 25 minutes on one idle CPU core; the shards are generated first when missing)::
 
     OMP_NUM_THREADS=1 python tools/pretrain_clip.py --out checkpoints/shapes_clip.pth
 
@@ -12,11 +12,14 @@ What it does:
   shapes defaults at 64 px, seed 0, split 0 when missing), read directly (``.jpg`` + ``.txt``) and decoded once into
   memory. The benchmark images (split 1) are never seen.
 * augmentation: horizontal flip (captions name only vertical relations, so they stay true); with probability
+  ``--gray-prob`` a grey-scale image whose caption loses its colour words (without it colour explains most captions
+  and shape is never learnt in this budget); with probability
   ``--subcaption-prob`` the caption is replaced by one of its noun phrases ("a red circle"), optionally without its
   adjectives, wrapped in a prompt template (CLIP's ImageNet templates or a plain one). Web captions of real CLIP data
   are this varied; without it the text tower never sees a single-noun prompt like "a photo of a circle.".
-* loss: the standard symmetric CLIP InfoNCE with a learnable temperature; identical caption strings in a batch count
-  as positives of each other (multi-positive soft targets) instead of false negatives.
+* loss: the standard symmetric CLIP InfoNCE with a learnable temperature, with multi-positive soft targets: a text
+  that is true of another image of the batch ("a photo of a circle." for every image with a circle) is a positive of
+  that image, not a false negative (see ``positives``).
 * optimiser: AdamW (no weight decay on gains, biases, embeddings, temperature), linear warm-up + cosine, fixed step
   count; deterministic under ``--seed`` for a fixed thread count.
 * output: an open_clip state dict (under ``state_dict``, plus a ``meta`` dict with the arguments and evaluation
@@ -61,15 +64,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--num-train', type=int, default=30000, help='pairs to generate when the shards are missing')
     p.add_argument('--model', default=MODEL_NAME, help='open_clip architecture (plugin model_configs included)')
     p.add_argument('--out', default='checkpoints/shapes_clip.pth', help='output checkpoint')
-    p.add_argument('--steps', type=int, default=3000)
+    p.add_argument('--steps', type=int, default=1800)
     p.add_argument('--batch-size', type=int, default=64)
-    p.add_argument('--lr', type=float, default=1.5e-3)
+    p.add_argument('--lr', type=float, default=2e-3)
     p.add_argument('--weight-decay', type=float, default=0.1)
     p.add_argument('--warmup', type=float, default=0.05, help='warm-up fraction of the steps')
     p.add_argument('--subcaption-prob', type=float, default=0.6)
+    p.add_argument('--gray-prob', type=float, default=0.3,
+                   help='grey-scale images whose captions lose their colour words (colour cannot explain them)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--threads', type=int, default=int(os.environ.get('OMP_NUM_THREADS', '1') or 1))
-    p.add_argument('--eval-every', type=int, default=500, help='evaluate every N steps (0: only at the end)')
+    p.add_argument('--eval-every', type=int, default=600, help='evaluate every N steps (0: only at the end)')
     p.add_argument('--num-eval', type=int, default=500, help='held-out benchmark-split images to evaluate on')
     p.add_argument('--fp32', action='store_true', help='store fp32 weights (default fp16)')
     p.add_argument('--eval-only', metavar='CKPT', help='evaluate an existing checkpoint and exit')
@@ -122,15 +127,39 @@ def noun_phrases(caption: str) -> list[str]:
     return [p.strip(' .') for p in RELATION_SPLIT.split(caption.strip(' .')) if p.strip(' .')]
 
 
-def subcaption(caption: str, rng: np.random.Generator, templates: list[str]) -> str:
-    """One noun phrase of the caption, maybe without adjectives, in a random template."""
+def drop_colours(caption: str) -> str:
+    """The caption without colour adjectives ("a red circle above a blue square" -> "a circle above a square")."""
+    from mmseg_code.datasets.synthetic_shapes import COLOURS
+    words = [w for w in caption.split() if w.strip(',.').lower() not in COLOURS]
+    out = ' '.join(words)
+    return re.sub(r'\ban ([^aeiou])', r'a \1', out)
+
+
+def phrase_words(phrase: str) -> frozenset:
+    return frozenset(w for w in phrase.lower().split() if w not in ARTICLES)
+
+
+def subcaption(caption: str, rng: np.random.Generator, templates: list[str]) -> tuple[str, frozenset]:
+    """One noun phrase of the caption, maybe without adjectives, in a random template; also its content words."""
     phrases = noun_phrases(caption)
     words = phrases[int(rng.integers(len(phrases)))].split()
     if words and words[0].lower() in ARTICLES:
         words = words[1:]
     if len(words) > 1 and rng.random() < 0.5:
         words = words[-1:]
-    return templates[int(rng.integers(len(templates)))].format(' '.join(words))
+    return templates[int(rng.integers(len(templates)))].format(' '.join(words)), frozenset(w.lower() for w in words)
+
+
+def positives(truths: list[list[frozenset]], contents: list[list[frozenset]]) -> torch.Tensor:
+    """``pos[i, j]``: text j is true of image i (each of its noun phrases is part of an object phrase of image i's
+    caption), e.g. "a photo of a circle." for every image with a circle; relations are ignored. Without it, the
+    same noun in two images' texts would be a false negative that punishes exactly the shape evidence."""
+    n = len(truths)
+    pos = torch.zeros(n, n, dtype=torch.bool)
+    for i, truth in enumerate(truths):
+        for j, content in enumerate(contents):
+            pos[i, j] = i == j or all(any(c <= t for t in truth) for c in content)
+    return pos
 
 
 # ---------------------------------------------------------------------------------------------------------- model
@@ -141,14 +170,14 @@ def build_model(name: str, pretrained: str | None = None) -> torch.nn.Module:
 
 def clip_loss(img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor,
               same: torch.Tensor) -> torch.Tensor:
-    """Symmetric InfoNCE; ``same[i, j]`` marks identical captions (soft multi-positive targets)."""
+    """Symmetric InfoNCE; ``same[i, j]`` marks text j as true of image i (soft multi-positive targets)."""
     img = F.normalize(img, dim=-1)
     txt = F.normalize(txt, dim=-1)
     logits = logit_scale.exp().clamp(max=100) * img @ txt.t()
     target = same.float()
-    target = target / target.sum(1, keepdim=True)
-    loss_i = -(target * logits.log_softmax(1)).sum(1).mean()
-    loss_t = -(target * logits.t().log_softmax(1)).sum(1).mean()
+    loss_i = -((target / target.sum(1, keepdim=True)) * logits.log_softmax(1)).sum(1).mean()
+    target_t = target.t()
+    loss_t = -((target_t / target_t.sum(1, keepdim=True)) * logits.t().log_softmax(1)).sum(1).mean()
     return (loss_i + loss_t) / 2
 
 
@@ -313,10 +342,22 @@ def main(argv=None) -> int:
         x = images[torch.from_numpy(idx)]
         flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
         x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
-        texts = [subcaption(captions[i], rng, templates) if rng.random() < args.subcaption_prob else captions[i]
-                 for i in idx]
+        gray = rng.random(len(idx)) < args.gray_prob
+        g = torch.from_numpy(gray).view(-1, 1, 1, 1)
+        x = torch.where(g, (x.float().mean(1, keepdim=True).expand_as(x) + 0.5).to(torch.uint8), x)
+        truths = [drop_colours(captions[i]) if gr else captions[i] for i, gr in zip(idx, gray)]
+        texts, contents = [], []
+        for t in truths:
+            if rng.random() < args.subcaption_prob:
+                text, content = subcaption(t, rng, templates)
+                texts.append(text)
+                contents.append([content])
+            else:
+                texts.append(t)
+                contents.append([phrase_words(p) for p in noun_phrases(t)])
+        truth_sets = [[phrase_words(p) for p in noun_phrases(t)] for t in truths]
         ids = tokenize(texts)
-        same = torch.tensor([[a == b for b in texts] for a in texts])
+        same = positives(truth_sets, contents)
         img_f = model.encode_image(normalise(x))
         txt_f = model.encode_text(ids)
         loss = clip_loss(img_f, txt_f, model.logit_scale, same)

@@ -6,8 +6,8 @@ _base_ = ['./code_tiny.py']
 
 clip_checkpoint = '{{ fileDirname }}/../../checkpoints/shapes_clip.pth'
 context_length = 32          # the shapes CLIP's text context
-total_iters = 600
-warmup_iters = 60
+total_iters = 400
+warmup_iters = 40
 batch_size = 16
 
 model = dict(

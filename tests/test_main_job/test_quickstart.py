@@ -1,0 +1,79 @@
+"""The README's main job (tools/quickstart.py): its parts in-process, and the whole ``--smoke`` run end to end."""
+import importlib.util
+import json
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CLIP = osp.join(ROOT, 'checkpoints', 'shapes_clip.pth')
+
+
+def load_quickstart():
+    spec = importlib.util.spec_from_file_location('quickstart', osp.join(ROOT, 'tools', 'quickstart.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_loss_curve_from_scalars_json(tmp_path):
+    qs = load_quickstart()
+    run = tmp_path / 'tcl' / '20240101_000000' / 'vis_data'
+    run.mkdir(parents=True)
+    with open(run / 'scalars.json', 'w') as f:
+        for step in range(1, 21):
+            f.write(json.dumps(dict(lr=1e-3, loss=2.0 / step, loss_tcl_img=1.0 / step, step=step)) + '\n')
+        f.write(json.dumps(dict(mIoU=1.0, step=20)) + '\n')
+    png = qs.plot_losses(str(tmp_path / 'tcl'), str(tmp_path / 'loss.png'), 'TCL')
+    assert png and Image.open(png).size[0] > 100
+
+
+def test_overlays_and_metrics(tmp_path):
+    qs = load_quickstart()
+    seg = tmp_path / 'seg'
+    for sub in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
+        (seg / sub).mkdir(parents=True)
+    pred = tmp_path / 'pred'
+    pred.mkdir()
+    names = [f'val_{i:06d}' for i in range(3)]
+    for i, n in enumerate(names):
+        Image.fromarray(np.full((16, 16, 3), 100, np.uint8)).save(seg / 'JPEGImages' / f'{n}.jpg')
+        lbl = np.zeros((16, 16), np.uint8)
+        lbl[4:10, 4:10] = i + 1
+        Image.fromarray(lbl).save(seg / 'SegmentationClass' / f'{n}.png')
+        Image.fromarray(lbl).save(pred / f'{n}.png')
+    (seg / 'ImageSets/Segmentation/val.txt').write_text('\n'.join(names) + '\n')
+    out = qs.draw_overlays(str(seg), str(pred), str(tmp_path / 'ov' / 'x.png'))
+    assert out and Image.open(out[0]).size == (3 * (16 * 3 + 4), 3 * 3 * 18)
+    wd = tmp_path / 'test' / '20240101_000000'
+    wd.mkdir(parents=True)
+    (wd / '20240101_000000.json').write_text(json.dumps(dict(aAcc=90.0, mIoU=55.5, mAcc=60.0)))
+    assert qs.read_metrics(str(tmp_path / 'test'))['mIoU'] == 55.5
+
+
+@pytest.mark.skipif(not osp.isfile(CLIP), reason='checkpoints/shapes_clip.pth not present')
+def test_quickstart_smoke(tmp_path):
+    """``tools/quickstart.py --smoke``: data, CLIP, untrained/TCL/CoDe train + test, table, curves, overlays."""
+    work = tmp_path / 'qs'
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    out = subprocess.run([sys.executable, 'tools/quickstart.py', '--smoke', '--work-dir', str(work),
+                          '--threads', str(min(2, os.cpu_count() or 1))],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    rows = {m.group(1): float(m.group(2)) for m in re.finditer(r'^(untrained|TCL|CoDe)\s+([0-9.]+)\s', out.stdout,
+                                                               re.M)}
+    assert set(rows) == {'untrained', 'TCL', 'CoDe'}, out.stdout[-2000:]
+    assert all(0.0 <= v <= 100.0 for v in rows.values())
+    summary = json.loads((work / 'summary.json').read_text())
+    for name in ('TCL', 'CoDe'):
+        o = summary['outputs'][name]
+        assert osp.isfile(o['checkpoint']) and osp.isfile(o['train_log'])
+        assert o['curve'] and osp.isfile(o['curve'])
+        assert o['overlays'] and all(osp.isfile(p) for p in o['overlays'])
+    assert 'mIoU' in summary['results']['untrained']
