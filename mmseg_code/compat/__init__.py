@@ -3,9 +3,12 @@
 Each fix is the smallest correct change and is pinned by a test in ``tests/test_compat``.
 """
 from .checkpoint import SAFE_GLOBALS, UnsafeCheckpointError, register_safe_loader, safe_torch_load
+from .checkpoint_save import CheckpointSaveError, register_safe_saving
 from .dist import init_cpu_distributed
 
 register_safe_loader()
+register_safe_saving()
 
-__all__ = ['SAFE_GLOBALS', 'UnsafeCheckpointError', 'register_safe_loader', 'safe_torch_load',
+__all__ = ['SAFE_GLOBALS', 'UnsafeCheckpointError', 'register_safe_loader', 'safe_torch_load', 'CheckpointSaveError',
+           'register_safe_saving',
            'init_cpu_distributed']
