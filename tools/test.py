@@ -15,7 +15,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmseg_code  # noqa: F401  (registers the plugin, safe checkpoint loading)
-from mmseg_code.compat import init_cpu_distributed
+from mmseg_code.compat import init_cpu_distributed, set_strict_loading
 
 sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root: custom_imports of projects/*
 
@@ -76,6 +76,7 @@ def main() -> None:
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
+    set_strict_loading(cfg.get('load_strict', True))  # --cfg-options load_strict=False: non-strict keys
     init_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.test()

@@ -15,7 +15,7 @@ from mmengine.runner import Runner
 
 import mmseg_code  # noqa: F401  (registers the plugin, safe checkpoint loading)
 from mmseg.registry import RUNNERS
-from mmseg_code.compat import init_cpu_distributed
+from mmseg_code.compat import init_cpu_distributed, set_strict_loading
 from mmseg_code.engine.reliability import ConfigError, add_reliability_hooks, check_train_config
 
 sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root: custom_imports of projects/*
@@ -80,6 +80,7 @@ def main() -> None:
         check_train_config(cfg)
     except ConfigError as e:
         raise SystemExit(f'error: {e}')
+    set_strict_loading(cfg.get('load_strict', True))  # --cfg-options load_strict=False: non-strict keys
     init_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()

@@ -74,3 +74,66 @@ def load_from_local_safe(filename: str, map_location: Any = None) -> Any:
 def register_safe_loader() -> None:
     """Make mmengine's ``load_checkpoint``/``resume``/``load_from`` use :func:`load_from_local_safe`."""
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local_safe, force=True)
+
+
+# ---------------------------------------------------------------------------------------------- strict key matching
+class CheckpointKeyError(RuntimeError):
+    """The checkpoint's parameter names do not match the model (one line listing missing and unexpected keys)."""
+
+
+_STRICT = {'enabled': True}
+
+
+def set_strict_loading(enabled: bool) -> None:
+    """Strict key matching for the plugin's segmentors (default on; ``load_strict=False`` in a config turns it off)."""
+    _STRICT['enabled'] = bool(enabled)
+
+
+def _optional_prefixes(model) -> tuple:
+    """Keys a checkpoint may leave out: the frozen CLIP (built from the config's ``pretrained``) and training-only
+    loss parameters (InfoNCE temperatures), which converted official checkpoints do not carry."""
+    return ('clip.', ) + tuple(f'{name}.' for name, _ in model.named_children() if 'loss' in name)
+
+
+def _short(keys: list, n: int = 5) -> str:
+    shown = ', '.join(keys[:n])
+    return f'[{shown}{", ..." if len(keys) > n else ""}]'
+
+
+def check_checkpoint_keys(model, state_dict: dict, source: str = 'checkpoint') -> None:
+    """Raise :class:`CheckpointKeyError` when ``state_dict`` misses required or has unexpected keys of ``model``."""
+    own = set(model.state_dict().keys())
+    given = set(state_dict.keys())
+    optional = _optional_prefixes(model)
+    missing = sorted(k for k in own - given if not k.startswith(optional) and 'num_batches_tracked' not in k)
+    unexpected = sorted(given - own)
+    if missing or unexpected:
+        raise CheckpointKeyError(
+            f'{source} does not match {type(model).__name__}: {len(missing)} missing key(s) {_short(missing)}, '
+            f'{len(unexpected)} unexpected key(s) {_short(unexpected)}. Check the config matches the checkpoint, '
+            f'or load anyway with --cfg-options load_strict=False.')
+
+
+def register_strict_key_check() -> None:
+    """Check keys before mmengine's (non-strict by default) ``_load_checkpoint_to_model`` loads a plugin segmentor."""
+    import re
+    from collections import OrderedDict
+
+    import mmengine.runner.checkpoint as ckpt_mod
+    import mmengine.runner.runner as runner_mod
+    original = getattr(ckpt_mod._load_checkpoint_to_model, '__wrapped__', ckpt_mod._load_checkpoint_to_model)
+
+    def _load_checkpoint_to_model(model, checkpoint, strict=False, logger=None,
+                                  revise_keys=[(r'^module\.', '')]):  # noqa: B006 (mmengine's signature)
+        from mmseg_code.models.segmentors.base import TextSupervisedSegmentor
+        target = getattr(model, 'module', model)
+        if _STRICT['enabled'] and isinstance(target, TextSupervisedSegmentor) and isinstance(checkpoint, dict):
+            sd = checkpoint.get('state_dict', checkpoint)
+            for p, r in revise_keys:
+                sd = OrderedDict((re.sub(p, r, k), v) for k, v in sd.items())
+            check_checkpoint_keys(target, sd)
+        return original(model, checkpoint, strict, logger, revise_keys)
+
+    _load_checkpoint_to_model.__wrapped__ = original
+    ckpt_mod._load_checkpoint_to_model = _load_checkpoint_to_model
+    runner_mod._load_checkpoint_to_model = _load_checkpoint_to_model
