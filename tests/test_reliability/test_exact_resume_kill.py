@@ -48,6 +48,7 @@ def _scalars(work):
     return out
 
 
+@pytest.mark.slow  # two tools/train.py processes: ~30 s on an idle 2-core machine, ~70 s under load
 def test_kill9_then_resume_matches_uninterrupted(tmp_path):
     data, work = tmp_path / 'shards', tmp_path / 'work'
     write_caption_shards(ShapesConfig(image_size=64), str(data), 48, 8)

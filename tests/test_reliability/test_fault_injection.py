@@ -6,6 +6,7 @@ import itertools
 import os
 import tarfile
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -27,7 +28,8 @@ class ToyModel(BaseModel):
         self.lin = nn.Linear(2, 1)
 
     def forward(self, inputs, data_samples=None, mode='loss'):
-        return dict(loss=((self.lin(inputs[:, :2]).squeeze(-1) - 1.0) ** 2).mean())
+        x = torch.as_tensor(np.stack(inputs))                # numpy samples: no shared-memory tensors in flight
+        return dict(loss=((self.lin(x).squeeze(-1) - 1.0) ** 2).mean())
 
 
 class CrashingDataset(Dataset):
@@ -42,14 +44,14 @@ class CrashingDataset(Dataset):
     def __getitem__(self, i):
         if i == self.crash_at and get_worker_info() is not None:
             os._exit(3)
-        return dict(inputs=torch.tensor([1.0, float(i)]))
+        return dict(inputs=np.array([1.0, float(i)], dtype=np.float32))
 
 
 def _runner(work, dataset, max_iters, resume=False, num_workers=0):
     return Runner(
         model=ToyModel(), work_dir=str(work), default_scope='mmseg', experiment_name=f'fault_{next(_ids)}',
         train_dataloader=dict(dataset=dataset, sampler=dict(type='DefaultSampler', shuffle=False), batch_size=1,
-                              collate_fn=dict(type='default_collate'), num_workers=num_workers),
+                              collate_fn=dict(type='pseudo_collate'), num_workers=num_workers),
         train_cfg=dict(by_epoch=False, max_iters=max_iters, val_interval=10 ** 6),
         optim_wrapper=dict(optimizer=dict(type='AdamW', lr=0.1)),
         param_scheduler=dict(type='LinearLR', by_epoch=False, begin=0, end=max_iters, start_factor=0.1),
