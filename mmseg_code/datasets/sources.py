@@ -99,11 +99,14 @@ class ShardSource:
             on_skip(UNREADABLE_SHARD, f'{path}: {e}')
             return
         with f:
-            for fields in iter_tar_samples(io.BufferedReader(f, 1 << 20), on_skip):
-                raw = raw_from_fields(fields, fields['__key__'], self.name, on_skip)
-                if raw is not None:
-                    raw['shard'] = path
-                    yield raw
+            try:
+                for fields in iter_tar_samples(io.BufferedReader(f, 1 << 20), on_skip):
+                    raw = raw_from_fields(fields, fields['__key__'], self.name, on_skip)
+                    if raw is not None:
+                        raw['shard'] = path
+                        yield raw
+            except OSError as e:  # I/O error mid-shard (vanished network file, EIO): count it, go on with the next
+                on_skip(UNREADABLE_SHARD, f'{path}: read failed mid-shard: {e}')
 
 
 class CaptionFileSource:

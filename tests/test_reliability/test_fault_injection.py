@@ -185,3 +185,24 @@ def test_shard_disappearing_during_training_is_counted(shards, tmp_path):
         for _ in range(100):
             next(stream)
     assert 'no usable sample in a full pass' in str(err.value) and '\n' not in str(err.value)
+
+
+def test_io_error_in_the_middle_of_a_shard_is_counted_and_the_stream_goes_on(shards, monkeypatch):
+    import errno as _errno
+
+    from mmseg_code.datasets import sources
+    root, keys = shards
+    real = sources.iter_tar_samples
+    failing = sorted(str(p) for p in root.glob('*.tar'))[1]
+
+    def flaky(f, on_skip):  # the second shard's storage fails after two samples (EIO)
+        for i, sample in enumerate(real(f, on_skip)):
+            if f.raw.name == failing and i == 2:
+                raise OSError(_errno.EIO, os.strerror(_errno.EIO))
+            yield sample
+
+    monkeypatch.setattr(sources, 'iter_tar_samples', flaky)
+    ds = _dataset(f'{root}/*.tar', [], repeat=False, length=24)
+    out = list(ds)
+    assert ds.skip_counts.as_dict() == {'unreadable_shard': 1}
+    assert sorted(o['key'] for o in out) == sorted(k for i, ks in enumerate(keys) for k in (ks if i != 1 else ks[:2]))
