@@ -103,3 +103,32 @@ def test_losses_and_gradients_finite(model, case, dtype):
     if case == 'no_nouns':  # nothing valid: every noun-based term is 0, only the area prior remains
         for key in ('loss_kg', 'loss_tcl_img', 'loss_tcl_feat', 'loss_seg_txt', 'loss_hcl'):
             assert float(losses[key]) == pytest.approx(0.0, abs=1e-6), key
+
+
+@pytest.fixture(scope='module')
+def tcl_model():
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    cfg = Config.fromfile('configs/tcl/tcl_tiny.py').model
+    m = MODELS.build(cfg)
+    m.train()
+    return m
+
+
+@pytest.mark.parametrize('dtype', [None, torch.bfloat16, torch.float16], ids=['fp32', 'bf16', 'fp16'])
+@pytest.mark.parametrize('case', ['all_zero_masks', 'all_one_masks', 'duplicate_captions', 'batch_of_1'])
+def test_tcl_losses_and_gradients_finite(tcl_model, case, dtype):
+    spec = CASES[case]
+    captions = spec.get('captions', CAPTIONS)[:spec.get('b', 4)]
+    with torch.no_grad():
+        tcl_model.image_segmenter.sim2mask.b.fill_(spec.get('bias', -2.5))
+    tcl_model.zero_grad(set_to_none=True)
+    x = torch.randn(len(captions), 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    samples = _samples(tcl_model.clip.text_encoder, captions)
+    with torch.autocast('cpu', dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+        losses = tcl_model.loss(x, samples)
+    assert all(torch.isfinite(v).all() for v in losses.values()), {k: float(v) for k, v in losses.items()}
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert all(torch.isfinite(p.grad).all() for p in tcl_model.parameters() if p.grad is not None)
