@@ -71,6 +71,7 @@ def _resume_from_5(root, data, name, hooks):
     cfg = _cfg(data, work, 7, resume=True, hooks=hooks)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    assert runner.message_hub.get_info('data_samples_used') == 7 * 2        # 7 iterations x batch 2, incl. resumed
     return _logged(work, cfg.experiment_name)
 
 

@@ -37,7 +37,10 @@ class SkipCounterHook(Hook):
         self._used = 0
 
     def before_train(self, runner) -> None:
-        self._latest, self._used = {}, 0
+        # a resumed run has already used runner.iter batches (the streams' skip counts are restored with them)
+        loader = getattr(runner, 'train_dataloader', None)
+        self._latest = {}
+        self._used = int(getattr(runner, 'iter', 0) or 0) * int(getattr(loader, 'batch_size', 0) or 0)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
