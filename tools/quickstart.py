@@ -44,7 +44,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--smoke', action='store_true', help='a few iterations on tiny data (a quick check)')
     p.add_argument('--pretrain', action='store_true', help='re-run the shapes-CLIP pre-training')
     p.add_argument('--clip', default=CLIP_CKPT, help='shapes CLIP checkpoint to start from')
-    p.add_argument('--threads', type=int, default=os.cpu_count() or 1, help='CPU threads per job')
+    p.add_argument('--threads', type=int, default=1,
+                   help='CPU threads per job (1: on a shared 2-core machine 2 threads measured ~8x slower per iteration)')
     p.add_argument('--iters', type=int, default=None, help='override the training iterations of both methods')
     p.add_argument('--skip-untrained', action='store_true', help='do not evaluate the untrained model')
     return p.parse_args(argv)
