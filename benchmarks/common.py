@@ -33,7 +33,7 @@ TCL_ARCHS = {
     'vitb16': 'configs/tcl/tcl_vitb16_cc.py',
 }
 CAPTIONS = ['a red circle above a blue square', 'a green triangle and a yellow star', 'a blue star beside a circle',
-            'a yellow square', 'a photo of a dog on a sofa', 'a man riding a horse on the beach',
+            'a yellow square under a green circle', 'a photo of a dog on a sofa', 'a man riding a horse on the beach',
             'two cats sleeping on a bed', 'a red car parked near a tree']
 
 
