@@ -46,15 +46,7 @@ def rss_bytes() -> int:
 
 
 def enable_checkpointing(model) -> None:
-    from torch.utils.checkpoint import checkpoint
-    enc = model.clip.image_encoder
-
-    def run_blocks(x, start=0, end=None):
-        for block in enc.blocks[start:end]:
-            x = checkpoint(block, x, use_reentrant=False) if torch.is_grad_enabled() else block(x)
-        return x
-    enc.run_blocks = run_blocks
-    model.clip.text_encoder.transformer.grad_checkpointing = True
+    model.clip.set_grad_checkpointing(True)  # = model.clip.grad_checkpointing=True in a config
 
 
 def child(args) -> None:

@@ -81,3 +81,22 @@ def test_frozen_parameter_counts(raw):
     assert not clip.training and not clip.image_encoder.training
     unfrozen = OpenCLIP(NAME, frozen=False)
     assert unfrozen.num_parameters(trainable_only=True) == total
+
+
+def test_grad_checkpointing_gives_the_same_values_and_gradients():
+    """Activation checkpointing only changes memory: outputs and input gradients are identical."""
+    import torch
+    from mmseg_code.models.clip import OpenCLIP
+    torch.manual_seed(0)
+    clip = OpenCLIP('mmcode-tiny-vit-p16')
+    x = torch.randn(2, 3, 32, 32)
+    results = []
+    for enable in (False, True):
+        clip.set_grad_checkpointing(enable)
+        xi = x.clone().requires_grad_(True)
+        out = clip.image_encoder.encode_image(xi)
+        out.square().sum().backward()
+        results.append((out.detach(), xi.grad))
+    assert clip.image_encoder.grad_checkpointing and clip.text_encoder.transformer.grad_checkpointing
+    torch.testing.assert_close(results[0][0], results[1][0])
+    torch.testing.assert_close(results[0][1], results[1][1])

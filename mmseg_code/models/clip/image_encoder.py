@@ -18,6 +18,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 
 def self_attention_block(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -78,6 +79,7 @@ class CLIPImageEncoder(nn.Module):
         self.width = visual.conv1.out_channels
         self.embed_dim = visual.proj.shape[1]
         self.num_blocks = len(visual.transformer.resblocks)
+        self.grad_checkpointing = False
 
     @property
     def blocks(self) -> nn.ModuleList:
@@ -104,9 +106,14 @@ class CLIPImageEncoder(nn.Module):
         return v.ln_pre(x), grid
 
     def run_blocks(self, x: torch.Tensor, start: int = 0, end: int | None = None) -> torch.Tensor:
-        """Run blocks ``start..end-1`` (standard attention) on ``B×N×W`` tokens."""
+        """Run blocks ``start..end-1`` (standard attention) on ``B×N×W`` tokens.
+
+        With ``grad_checkpointing`` and gradients enabled (CoDe's and TCL's masked-image pass backpropagates
+        through the frozen blocks into the mask and P_v), each block's activations are recomputed in backward.
+        """
+        use_ckpt = self.grad_checkpointing and torch.is_grad_enabled()
         for block in self.blocks[start:end]:
-            x = block(x)
+            x = checkpoint(block, x, use_reentrant=False) if use_ckpt else block(x)
         return x
 
     def forward_features(self, x: torch.Tensor, num_blocks: int | None = None) -> tuple[torch.Tensor, tuple]:

@@ -27,6 +27,8 @@ class OpenCLIP(BaseModule):
         cache_dir: open_clip download cache.
         force_quick_gelu: QuickGELU activations (OpenAI weights loaded from a local file need it).
         frozen: freeze all CLIP weights.
+        grad_checkpointing: recompute the CLIP blocks' activations in backward (image and text towers) to
+            save memory in the passes that backpropagate through the frozen encoders.
         init_cfg: mmengine init config (unused by default: weights come from ``pretrained``).
 
     Attributes:
@@ -41,6 +43,7 @@ class OpenCLIP(BaseModule):
                  cache_dir: Optional[str] = None,
                  force_quick_gelu: bool = False,
                  frozen: bool = True,
+                 grad_checkpointing: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.model_name = model_name
@@ -50,10 +53,16 @@ class OpenCLIP(BaseModule):
         self.image_encoder = CLIPImageEncoder(clip.visual)
         self.text_encoder = CLIPTextEncoder(clip, tokenizer)
         self.embed_dim = self.image_encoder.embed_dim
+        self.set_grad_checkpointing(grad_checkpointing)
         self.frozen = frozen
         if frozen:
             self.requires_grad_(False)
             super().train(False)
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Activation checkpointing of the CLIP blocks (both towers)."""
+        self.image_encoder.grad_checkpointing = enable
+        self.text_encoder.transformer.grad_checkpointing = enable
 
     def train(self, mode: bool = True) -> 'OpenCLIP':
         return super().train(False if self.frozen else mode)
