@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 
 import mmseg_code  # noqa: F401  (registers the plugin, safe checkpoint loading)
 from mmseg_code.compat import init_cpu_distributed, set_strict_loading
+from mmseg_code.utils import load_tool_config
 
 sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root: custom_imports of projects/*
 
@@ -55,18 +56,15 @@ def trigger_visualization_hook(cfg: Config, args: argparse.Namespace) -> None:
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     if args.checkpoint.lower() != 'none':
         if not osp.isfile(args.checkpoint):
             raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
         cfg.load_from = args.checkpoint
+    # Testing never needs the training data: without these, mmseg's SegVisualizationHook (runner.iter) would
+    # build the training loop and its dataloader, failing when e.g. the CC3M shards are not on this machine.
+    cfg.train_dataloader = cfg.train_cfg = cfg.optim_wrapper = None
+    cfg.param_scheduler = None
     if args.show or args.show_dir:
         trigger_visualization_hook(cfg, args)
     if args.tta:

@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 import mmseg_code  # noqa: F401  (registers the plugin, safe checkpoint loading)
 from mmseg.registry import RUNNERS
 from mmseg_code.compat import init_cpu_distributed, set_strict_loading
+from mmseg_code.utils import load_tool_config
 from mmseg_code.engine.reliability import ConfigError, add_reliability_hooks, check_train_config
 
 sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root: custom_imports of projects/*
@@ -59,15 +60,7 @@ def enable_amp(cfg: Config) -> None:
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    # work_dir priority: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     if args.amp:
         enable_amp(cfg)
     cfg.resume = args.resume

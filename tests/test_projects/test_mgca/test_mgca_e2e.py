@@ -32,6 +32,7 @@ def trained(shapes, tmp_path_factory):
     train = subprocess.run(
         [sys.executable, 'tools/train.py', CFG, '--work-dir', str(work), '--cfg-options',
          f'train_dataloader.dataset.sources.urls={shapes}/shards/*.tar', 'train_dataloader.batch_size=4',
+         f'val_dataloader.dataset.data_root={shapes}/seg', f'test_dataloader.dataset.data_root={shapes}/seg',
          'train_cfg.max_iters=3', 'train_cfg.val_interval=100', 'default_hooks.checkpoint.interval=3',
          'default_hooks.logger.interval=1'],
         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
