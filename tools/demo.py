@@ -7,6 +7,11 @@
 ``.txt`` file (one class per line). With ``--background`` (default) a class "background" (label 0) takes the pixels
 no class scores above the threshold (0.4 with PAMR, 0.5 without). Writes ``--out`` (image | overlay | legend) and
 ``<out>_pred.png`` (label map); prints the classes found with their area.
+
+Referring expressions (TSEG, ``projects/tseg``): one mask per expression,
+
+    python tools/demo.py IMAGE --expr "the man in the red shirt" [--expr "green grass"] --config TSEG_CONFIG
+        --checkpoint CKPT [--out out.png]
 """
 from __future__ import annotations
 
@@ -21,13 +26,15 @@ from PIL import Image
 import mmseg_code  # noqa: F401
 
 DEFAULT_CONFIG = 'configs/code/code_vitb16_cc.py'
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description='Open-vocabulary segmentation of one image')
     p.add_argument('image')
-    p.add_argument('--vocab', required=True, help='"cat, dog, grass", "cat, kitten; dog" or a .txt file')
-    p.add_argument('--config', default=DEFAULT_CONFIG, help=f'model config (default {DEFAULT_CONFIG})')
+    p.add_argument('--vocab', help='"cat, dog, grass", "cat, kitten; dog" or a .txt file')
+    p.add_argument('--expr', action='append', help='a referring expression for TSEG (repeatable)')
+    p.add_argument('--config', help=f'model config (default {DEFAULT_CONFIG}; with --expr: TSEG\'s PhraseCut config)')
     p.add_argument('--checkpoint', help='weights (plugin checkpoint or converted official release)')
     p.add_argument('--out', default='demo_out.png')
     p.add_argument('--background', dest='background', action='store_true', default=True,
@@ -36,11 +43,32 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--no-pamr', action='store_true', help='skip PAMR (background threshold 0.5)')
     p.add_argument('--device', default='cpu')
     p.add_argument('--opacity', type=float, default=0.5)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if (args.vocab is None) == (args.expr is None):
+        p.error('give either --vocab (classes, open-vocabulary segmentation) or --expr (referring expressions, TSEG)')
+    return args
+
+
+def referring_demo(args: argparse.Namespace) -> int:
+    """``--expr``: TSEG's demo (projects/tseg/demo/tseg_demo.py), one mask per expression."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from projects.tseg.demo.tseg_demo import DEFAULT_CONFIG as TSEG_CONFIG
+    from projects.tseg.demo.tseg_demo import main as tseg_main
+    argv = [args.image, '--config', args.config or TSEG_CONFIG, '--out', args.out, '--device', args.device,
+            '--opacity', str(args.opacity)]
+    for expr in args.expr:
+        argv += ['--expr', expr]
+    if args.checkpoint:
+        argv += ['--checkpoint', args.checkpoint]
+    return tseg_main(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.expr:
+        return referring_demo(args)
+    args.config = args.config or DEFAULT_CONFIG
     from mmseg_code.apis import OVSegInferencer
     if args.checkpoint is None:
         print('[demo] no --checkpoint: the model keeps the weights its config builds (random masker for the '

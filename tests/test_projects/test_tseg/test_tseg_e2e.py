@@ -66,6 +66,15 @@ def test_tiny_tseg_trains_and_evaluates(refer_data, tmp_path):
     assert demo['main']([str(img_path), '--expr', 'the red circle', '--expr', 'the square', '--config',
                          str(ROOT / CFG), '--checkpoint', str(ckpt), '--out', str(out)]) == 0
     assert out.is_file()
+    # the plugin's tools/demo.py --expr routes to the same TSEG demo: the same picture
+    tools_demo = runpy.run_path(str(ROOT / 'tools/demo.py'))
+    out2 = tmp_path / 'demo_tools.png'
+    assert tools_demo['main']([str(img_path), '--expr', 'the red circle', '--expr', 'the square', '--config',
+                               str(ROOT / CFG), '--checkpoint', str(ckpt), '--out', str(out2)]) == 0
+    from PIL import Image
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(out2)))
+    with pytest.raises(SystemExit):  # neither --vocab nor --expr: one usage error
+        tools_demo['parse_args']([str(img_path)])
 
 
 @pytest.mark.slow
