@@ -15,7 +15,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmseg_code  # noqa: F401  (registers the plugin, safe checkpoint loading)
-from mmseg_code.compat import init_cpu_distributed, set_strict_loading
+from mmseg_code.compat import init_cpu_distributed, teardown_distributed, set_strict_loading
 from mmseg_code.utils import load_tool_config
 
 sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root: custom_imports of projects/*
@@ -78,6 +78,7 @@ def main() -> None:
     init_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.test()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

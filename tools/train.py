@@ -15,7 +15,7 @@ from mmengine.runner import Runner
 
 import mmseg_code  # noqa: F401  (registers the plugin, safe checkpoint loading)
 from mmseg.registry import RUNNERS
-from mmseg_code.compat import init_cpu_distributed, set_strict_loading
+from mmseg_code.compat import init_cpu_distributed, teardown_distributed, set_strict_loading
 from mmseg_code.utils import load_tool_config
 from mmseg_code.engine.reliability import ConfigError, add_reliability_hooks, check_train_config
 
@@ -77,6 +77,7 @@ def main() -> None:
     init_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

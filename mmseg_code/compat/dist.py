@@ -41,3 +41,15 @@ def init_cpu_distributed(cfg: Config, launcher: str) -> bool:
     cfg.env_cfg.setdefault('dist_cfg', dict())
     cfg.env_cfg.dist_cfg['backend'] = 'gloo'
     return True
+
+
+def teardown_distributed() -> None:
+    """Destroy the default process group at the end of a run.
+
+    MMEngine never does; gloo's background threads then die during interpreter shutdown, which was seen to
+    abort a rank ("terminate called without an active exception", exit -6) after a finished run. PyTorch asks
+    every program to call ``destroy_process_group`` before exiting (NCCL warns otherwise).
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()  # no rank tears its connections down while a peer still talks to it
+        dist.destroy_process_group()
