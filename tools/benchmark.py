@@ -314,4 +314,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    raise SystemExit(main())
+    exit_code = main()
+    from mmseg_code.compat import teardown_distributed
+    teardown_distributed()  # after a successful run only: ranks leave together
+    raise SystemExit(exit_code)
