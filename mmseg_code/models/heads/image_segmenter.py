@@ -71,9 +71,13 @@ class Sim2Mask(nn.Module):
         self.threshold = threshold
 
     @staticmethod
-    def similarity(feats: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        """Cosine maps ``B×N×H×W`` of features ``B×D×H×W`` and texts ``N×D`` (eps 1e-6)."""
-        feats = F.normalize(feats, dim=1, eps=1e-6)
+    def similarity(feats: torch.Tensor, text: torch.Tensor, feats_normalized: bool = False) -> torch.Tensor:
+        """Cosine maps ``B×N×H×W`` of features ``B×D×H×W`` and texts ``N×D`` (eps 1e-6).
+
+        ``feats_normalized``: ``feats`` already is ``F.normalize(feats, dim=1, eps=1e-6)`` (shared with a loss).
+        """
+        if not feats_normalized:
+            feats = F.normalize(feats, dim=1, eps=1e-6)
         text = F.normalize(text, dim=-1, eps=1e-6).to(feats.dtype)
         return torch.einsum('bdhw,nd->bnhw', feats, text)
 
@@ -81,13 +85,14 @@ class Sim2Mask(nn.Module):
         """``w·sim + b``."""
         return self.w.to(sim.dtype) * sim + self.b.to(sim.dtype)
 
-    def forward(self, feats: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits and soft masks, both ``B×N×H×W``.
+    def forward(self, feats: torch.Tensor, text: torch.Tensor,
+                feats_normalized: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and soft masks, both ``B×N×H×W`` (``feats_normalized`` as in :meth:`similarity`).
 
         The soft masks are fp32 also under fp16 autocast: near-empty masks give the masked pooling of TCL's loss
         gradients up to 1/eps, which would overflow fp16 before the sigmoid's (tiny) derivative scales them down.
         """
-        logits = self.affine(self.similarity(feats, text))
+        logits = self.affine(self.similarity(feats, text, feats_normalized))
         return logits, torch.sigmoid(logits.float())
 
     def hard(self, logits: torch.Tensor, deterministic: Optional[bool] = None) -> torch.Tensor:

@@ -5,7 +5,8 @@ Training step for a batch of B images ``X`` (``B×3×H×W``) and their captions:
     t      = E_t(caption)                                  T×D   (frozen CLIP text encoder; T = B)
     V      = F_v(X)                                        B×D×h×w   (image segmenter, stride 4)
     t_all  = gather(t)                                     N×D   (N = T·world, with gradients)
-    M      = σ(w·cos(V_t, t_all) + b)                      T×N×h×w  soft masks (logits L)
+    M      = σ(w·cos(V_t, t_all) + b)                      T×N×h×w  soft masks (logits L; computed B×N×h×w, once
+                                                                     per image, when texts share images)
     M⁺_t   = GumbelST(L[t, pos(t)])                        T×1×h×w  hard positive masks
     Ĥ_t    = fill_background(X_t, M⁺_t↑nearest)            (TCL: X·M, zero background in normalised space)
     e_v    = E_v(Ĥ)                                        T×D   (frozen CLIP, standard attention; grads reach M)
@@ -16,8 +17,9 @@ Override points for CoDe (which subclasses TCL):
       text's image in the batch, e.g. ``arange(B).repeat(J)`` for noun-major nouns; None = identity) and
       ``valid`` (T bool or None), plus anything else the subclass wants to carry.
     * :meth:`fill_background` — H_v from images and the upsampled hard mask (CoDe: P_v highlighting).
-    * :meth:`image_side_loss` — runs the above and returns ``(losses, aux)``; ``aux`` holds ``feats`` (T×D×h×w,
-      unnormalised V^s), ``logits``/``soft_masks`` (T×N×h×w), ``hard_pos`` (T×1×h×w), ``hard_pos_up``
+    * :meth:`image_side_loss` — runs the above and returns ``(losses, aux)``; ``aux`` holds ``feats`` (B×D×h×w,
+      unnormalised V^s per image), ``logits``/``soft_masks`` (B×N×h×w per image: the pair (text t, text n) is
+      row ``image_index[t]``, computed once per image, not once per text), ``hard_pos`` (T×1×h×w), ``hard_pos_up``
       (T×1×H×W), ``images`` (T×3×H×W), ``filled_images`` (H_v), ``image_emb`` (e_v, unnormalised),
       ``text_emb``, ``image_index``, ``valid``, ``pos_index``. CoDe reuses e_v for L_hcl.
 """
@@ -87,20 +89,22 @@ class TCL(TextSupervisedSegmentor):
         image_index = texts.image_index
         t = text_emb.shape[0]
         feats = self.dense_features(inputs, normalize=False)                  # B×D×h×w
-        images = inputs
-        if image_index is not None:
-            feats, images = feats[image_index], inputs[image_index]          # T×…
+        images = inputs if image_index is None else inputs[image_index]     # T×3×H×W
         all_text = gather_with_grad(text_emb)                                 # N×D
         sim2mask = self.image_segmenter.sim2mask
-        logits, soft = sim2mask(feats, all_text)                              # T×N×h×w
+        # all pairs once per image (texts of the same image share its row): B×N×h×w, row t = image_index[t];
+        # V^s is L2-normalised once for the cosine and (CoDe) the loss's pooling and TV
+        nfeats = F.normalize(feats, dim=1, eps=1e-6)
+        logits, soft = sim2mask(nfeats, all_text, feats_normalized=True)
         rows = torch.arange(t, device=logits.device)
         pos_index = rows + t * rank
-        hard_pos = sim2mask.hard(logits[rows, pos_index].unsqueeze(1))        # T×1×h×w
+        img_rows = rows if image_index is None else image_index
+        hard_pos = sim2mask.hard(logits[img_rows, pos_index].unsqueeze(1))    # T×1×h×w
         hard_up = F.interpolate(hard_pos, size=images.shape[-2:], mode='nearest')
         filled = self.fill_background(images, hard_up)
         image_emb = self.clip.image_encoder.encode_image(filled)
         losses = self.loss_seg(image_emb=image_emb, text_emb=text_emb, feats=feats, soft_masks=soft,
-                               valid=texts.valid)
+                               valid=texts.valid, image_index=image_index, normalized_feats=nfeats)
         aux = dict(feats=feats, logits=logits, soft_masks=soft, hard_pos=hard_pos, hard_pos_up=hard_up,
                    images=images, filled_images=filled, image_emb=image_emb, text_emb=text_emb,
                    image_index=image_index, valid=texts.valid, pos_index=pos_index)

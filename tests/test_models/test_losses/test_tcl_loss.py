@@ -80,3 +80,33 @@ def test_valid_mask_equals_dropping_the_invalid_sample():
     ref = loss(e_v[keep], txt[keep], feats[keep], soft[keep][:, keep])
     for k in ref:
         assert got[k].item() == pytest.approx(ref[k].item(), rel=1e-5), k
+
+
+@pytest.mark.parametrize('with_valid', [False, True])
+def test_per_image_rows_equal_per_text_rows(with_valid):
+    """``image_index``: per-image feats/masks (B rows) give exactly the terms of the T-level tensors
+    ``feats[image_index]`` / ``soft[image_index]`` (CoDe: J nouns share one image); gradients too."""
+    torch.manual_seed(2)
+    b, j, d = 3, 2, 5
+    t = b * j
+    image_index = torch.arange(b).repeat(j)
+    e_v, txt = torch.randn(t, d), torch.randn(t, d)
+    feats = torch.randn(b, d, 4, 6, requires_grad=True)
+    soft = torch.rand(b, t, 4, 6, requires_grad=True)
+    valid = torch.tensor([True, True, False, True, False, True]) if with_valid else None
+    for normalize in (False, True):
+        loss = TCLLoss(normalize_feats=normalize)
+        got = loss(e_v, txt, feats, soft, valid=valid, image_index=image_index)
+        ref = loss(e_v, txt, feats[image_index], soft[image_index], valid=valid)
+        assert set(got) == set(ref)
+        for k in ref:
+            torch.testing.assert_close(got[k], ref[k], rtol=1e-5, atol=1e-7, msg=k)
+        g_got = torch.autograd.grad(sum(got.values()), [feats, soft])
+        g_ref = torch.autograd.grad(sum(ref.values()), [feats, soft])
+        for a, r in zip(g_got, g_ref):
+            torch.testing.assert_close(a, r, rtol=1e-4, atol=1e-7)
+        if normalize:   # a caller-provided normalisation is used as is
+            nf = torch.nn.functional.normalize(feats, dim=1, eps=1e-6)
+            shared = loss(e_v, txt, feats, soft, valid=valid, image_index=image_index, normalized_feats=nf)
+            for k in ref:
+                torch.testing.assert_close(shared[k], got[k], msg=k)
