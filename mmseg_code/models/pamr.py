@@ -57,6 +57,26 @@ class PAMR(nn.Module):
         aff = (-diff / (1e-8 + 0.1 * std)).mean(dim=1, keepdim=True)
         return F.softmax(aff, dim=2)
 
+    def propagate(self, masks: torch.Tensor, aff: torch.Tensor) -> torch.Tensor:
+        """One iteration ``Σ_j α_ij · m_j``: equal to ``(_neighbours(masks) * aff).sum(2)`` without building the
+        ``B×K×M×H×W`` stack (one replicate pad by the largest dilation serves every dilation, since replicate
+        padding clamps the index; the M shifted planes are accumulated in place)."""
+        h, w = masks.shape[-2:]
+        r = max(self.dilations)
+        mp = F.pad(masks, [r, r, r, r], mode='replicate')
+        out = None
+        j = 0
+        for d in self.dilations:
+            for dy, dx in _OFFSETS8:
+                y0, x0 = r + dy * d, r + dx * d
+                term = mp[..., y0:y0 + h, x0:x0 + w]
+                if out is None:
+                    out = term * aff[:, :, j]
+                else:
+                    out.addcmul_(term, aff[:, :, j])
+                j += 1
+        return out
+
     @torch.no_grad()
     def forward(self, img: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """Refine ``masks`` (``B×K×H'×W'``) with image ``img`` (``B×3×H×W``); returns ``B×K×H×W``."""
@@ -66,5 +86,5 @@ class PAMR(nn.Module):
             masks = F.interpolate(masks, size=img.shape[-2:], mode='bilinear', align_corners=True)
         aff = self.affinity(img)
         for _ in range(self.num_iter):
-            masks = (_neighbours(masks, self.dilations) * aff).sum(dim=2)
+            masks = self.propagate(masks, aff)
         return masks

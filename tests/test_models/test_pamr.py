@@ -64,3 +64,18 @@ def test_mask_is_resized_to_the_image():
     out = PAMR(num_iter=1)(torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 4, 4))
     assert out.shape == (1, 3, 8, 8)
     torch.testing.assert_close(out, torch.ones(1, 3, 8, 8))
+
+
+def test_propagate_equals_stacked_neighbour_sum():
+    """The in-place accumulation over shifted planes (one replicate pad) equals the stacked formulation."""
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    pamr = PAMR(dilations=(1, 2, 5))
+    img, masks = torch.randn(2, 3, 9, 11), torch.rand(2, 4, 9, 11)
+    aff = pamr.affinity(img)
+    planes = []
+    for d in pamr.dilations:                              # per-dilation replicate padding, stacked
+        xp = F.pad(masks, [d, d, d, d], mode='replicate')
+        planes += [xp[..., d + dy * d:d + dy * d + 9, d + dx * d:d + dx * d + 11] for dy, dx in OFFS]
+    ref = (torch.stack(planes, dim=2) * aff).sum(dim=2)
+    torch.testing.assert_close(pamr.propagate(masks, aff), ref)
