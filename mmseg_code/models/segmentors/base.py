@@ -219,7 +219,7 @@ class TextSupervisedSegmentor(BaseSegmentor):
         k = len(self.vocabulary.names)
         feats, tokens, grid = self.dense_features(x, normalize=True, return_tokens=True)
         sim2mask = self.image_segmenter.sim2mask
-        _, masks = sim2mask(feats, emb['masker'])
+        _, masks = sim2mask(feats, emb['masker'], feats_normalized=True)     # dense_features normalised them
         masks = reduce_synonyms(masks, emb['syn2cls'], k).float()
         if self.pamr is not None:
             img = F.interpolate(x, size=masks.shape[-2:], mode='bilinear', align_corners=True)
