@@ -48,37 +48,40 @@ class GatedConvBlock(nn.Module):
         return torch.tanh(self.gate) * self.conv(self.act(self.norm(x)))
 
     def forward_upsampled(self, x: torch.Tensor) -> torch.Tensor:
-        """``forward(Up×2_nearest(x))`` computed at the resolution of ``x`` (same values, 2.25× fewer MACs).
+        """``u + forward(u)`` for ``u = Up×2_nearest(x)``, computed at the resolution of ``x`` (same values up to
+        fp32 rounding, 2.25× fewer MACs).
 
         LN2d and GELU act per pixel, so they commute with nearest upsampling; a k×k conv (k = 3, padding 1) of a
         ×2 nearest-upsampled map is, for each of the 4 output phases (py, px), a 2×2 conv of the low-resolution
         map whose taps are sums of the kernel's rows/columns falling on the same source pixel (zero padding at
         the high-resolution border is zero padding at the low-resolution border). 4 phases × 4 taps = 16 taps per
-        low-resolution pixel instead of 4 × 9 = 36; the phases are interleaved back (pixel shuffle).
+        low-resolution pixel instead of 4 × 9 = 36. Each phase, plus the residual x (u's value at every phase),
+        is written straight into its strided slot of the output (one pass, no stack/permute copies).
         """
         conv = self.conv
         if conv.kernel_size != (3, 3) or conv.padding != (1, 1) or conv.stride != (1, 1) or conv.dilation != (1, 1) \
-                or conv.groups != 1:
-            return self.forward(F.interpolate(x, scale_factor=2, mode='nearest'))
+                or conv.groups != 1 or conv.padding_mode != 'zeros':
+            u = F.interpolate(x, scale_factor=2, mode='nearest')
+            return u + self.forward(u)
         z = F.pad(self.act(self.norm(x)), (1, 1, 1, 1))
-        wt = conv.weight                                               # C'×C×3×3
+        wt = conv.weight.to(z.dtype)                                   # C'×C×3×3
         # rows: phase 0 reads source offsets (-1, 0) ← kernel rows (0, 1+2); phase 1 reads (0, +1) ← (0+1, 2)
         rows = (torch.stack([wt[:, :, 0], wt[:, :, 1] + wt[:, :, 2]], dim=2),
                 torch.stack([wt[:, :, 0] + wt[:, :, 1], wt[:, :, 2]], dim=2))          # C'×C×2×3 each
-        b, _, h, w = x.shape
+        b, c, h, w = x.shape
         bias = None if conv.bias is None else conv.bias.to(z.dtype)
-        phases = []                        # four separate convs measured faster than one 4C'-channel conv
+        gate = torch.tanh(self.gate).to(z.dtype)
+        out = z.new_empty(b, c, h, 2, w, 2)            # B×C×(2h)×(2w) viewed by phase (py, px)
         for py in (0, 1):
             wr = rows[py]
-            for px in (0, 1):
+            for px in (0, 1):                          # four separate convs measured faster than one 4C' conv
                 if px == 0:
                     wk = torch.stack([wr[..., 0], wr[..., 1] + wr[..., 2]], dim=-1)
                 else:
                     wk = torch.stack([wr[..., 0] + wr[..., 1], wr[..., 2]], dim=-1)     # C'×C×2×2
-                phases.append(F.conv2d(z[:, :, py:py + h + 1, px:px + w + 1], wk.to(z.dtype), bias))
-        y = torch.stack(phases, dim=2).view(b, -1, 2, 2, h, w)        # B×C'×py×px×h×w
-        y = y.permute(0, 1, 4, 2, 5, 3).reshape(b, -1, 2 * h, 2 * w)
-        return torch.tanh(self.gate) * y
+                phase = F.conv2d(z[:, :, py:py + h + 1, px:px + w + 1], wk, bias)
+                out[:, :, :, py, :, px] = x + gate * phase
+        return out.view(b, c, 2 * h, 2 * w)
 
 
 @MODELS.register_module()
@@ -116,8 +119,7 @@ class GatedDecoder(BaseModule):
         """``B×C×h×w`` → ``B×C×(2^n h)×(2^n w)``."""
         for blocks in self.stages:
             # the first block reads the upsampled map: computed at low resolution (GatedConvBlock.forward_upsampled)
-            branch = blocks[0].forward_upsampled(x)
-            x = F.interpolate(x, scale_factor=2, mode='nearest') + branch
+            x = blocks[0].forward_upsampled(x)
             for block in blocks[1:]:
                 x = x + block(x)
         return x
