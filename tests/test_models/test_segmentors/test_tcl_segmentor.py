@@ -177,3 +177,21 @@ def test_dataset_meta_sets_vocabulary_and_errors():
     assert m.vocabulary.class_names == ['background', 'aeroplane', 'bicycle'] and m.vocabulary.has_background
     m.dataset_meta = dict(img_path='x')                             # no classes: unchanged
     assert len(m.vocabulary) == 3
+
+
+def test_postprocess_result_equals_mmseg(model):
+    """The shortcuts of ``postprocess_result`` (identity resize skipped, channel-last argmax) give mmseg's results:
+    same size, padding, flips, a real resize, and ties (first class wins)."""
+    from mmseg.models.segmentors.base import BaseSegmentor
+    torch.manual_seed(0)
+    scores = torch.rand(4, 5, 12, 16)
+    scores[0, 1, :3, :3] = scores[0, 3, :3, :3] = 2.0          # ties
+    metas = [dict(ori_shape=(12, 16), padding_size=[0, 0, 0, 0]),
+             dict(ori_shape=(10, 13), padding_size=[1, 2, 0, 2]),
+             dict(ori_shape=(12, 16), flip=True, flip_direction='horizontal'),
+             dict(ori_shape=(24, 20), img_padding_size=[0, 0, 1, 1], flip=True, flip_direction='vertical')]
+    got = model.postprocess_result(scores, [SegDataSample(metainfo=m) for m in metas])
+    ref = BaseSegmentor.postprocess_result(model, scores, [SegDataSample(metainfo=m) for m in metas])
+    for g, r in zip(got, ref):
+        assert torch.equal(g.seg_logits.data, r.seg_logits.data)
+        assert torch.equal(g.pred_sem_seg.data, r.pred_sem_seg.data)
