@@ -70,6 +70,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--weight-decay', type=float, default=0.1)
     p.add_argument('--warmup', type=float, default=0.05, help='warm-up fraction of the steps')
     p.add_argument('--subcaption-prob', type=float, default=0.6)
+    p.add_argument('--shape-curriculum', type=float, default=0.0,
+                   help='fraction of the steps at the start with only grey images and object-phrase prompts (their '
+                        'colour words dropped): the only signal is shape, which breaks its long plateau')
+    p.add_argument('--object-prompt-prob', type=float, default=0.0,
+                   help='per image, probability of one extra text: an object phrase of its caption in a template')
     p.add_argument('--gray-prob', type=float, default=0.3,
                    help='grey-scale images whose captions lose their colour words (colour cannot explain them)')
     p.add_argument('--seed', type=int, default=0)
@@ -150,16 +155,49 @@ def subcaption(caption: str, rng: np.random.Generator, templates: list[str]) -> 
     return templates[int(rng.integers(len(templates)))].format(' '.join(words)), frozenset(w.lower() for w in words)
 
 
-def positives(truths: list[list[frozenset]], contents: list[list[frozenset]]) -> torch.Tensor:
-    """``pos[i, j]``: text j is true of image i (each of its noun phrases is part of an object phrase of image i's
-    caption), e.g. "a photo of a circle." for every image with a circle; relations are ignored. Without it, the
-    same noun in two images' texts would be a false negative that punishes exactly the shape evidence."""
-    n = len(truths)
-    pos = torch.zeros(n, n, dtype=torch.bool)
+def positives(truths: list[list[frozenset]], contents: list[list[frozenset]],
+              sources: list[set[int]] | None = None) -> torch.Tensor:
+    """``pos[i, j]`` (images × texts): text j is true of image i — image i is one of its ``sources`` (the images it was
+    written for; default: text j was written for image j) or each of its noun phrases is part of an object phrase of
+    image i's caption, e.g. "a photo of a circle." for every image with a circle; relations are ignored. Without it,
+    the same noun in two images' texts would be a false negative that punishes exactly the shape evidence."""
+    if sources is None:
+        sources = [{j} for j in range(len(contents))]
+    pos = torch.zeros(len(truths), len(contents), dtype=torch.bool)
     for i, truth in enumerate(truths):
         for j, content in enumerate(contents):
-            pos[i, j] = i == j or all(any(c <= t for t in truth) for c in content)
+            pos[i, j] = i in sources[j] or all(any(c <= t for t in truth) for c in content)
     return pos
+
+
+def batch_texts(truths: list[str], rng: np.random.Generator, templates: list[str], subcaption_prob: float,
+                object_prompt_prob: float) -> tuple[list[str], list[list[frozenset]], list[set[int]]]:
+    """The texts of one batch: per image its caption or (with ``subcaption_prob``) one of its noun phrases in a
+    template, and with ``object_prompt_prob`` one more such phrase prompt; identical texts are merged (one column of
+    the logits, with all its source images), so "a photo of a circle." is one candidate true of every circle image
+    rather than several copies that are each other's false negatives. Returns texts, their contents, their sources."""
+    index: dict[str, int] = {}
+    texts, contents, sources = [], [], []
+
+    def add(text: str, content: list[frozenset], i: int) -> None:
+        if text in index:
+            sources[index[text]].add(i)
+            return
+        index[text] = len(texts)
+        texts.append(text)
+        contents.append(content)
+        sources.append({i})
+
+    for i, t in enumerate(truths):
+        if rng.random() < subcaption_prob:
+            text, content = subcaption(t, rng, templates)
+            add(text, [content], i)
+        else:
+            add(t, [phrase_words(p) for p in noun_phrases(t)], i)
+        if object_prompt_prob > 0 and rng.random() < object_prompt_prob:
+            text, content = subcaption(t, rng, templates)
+            add(text, [content], i)
+    return texts, contents, sources
 
 
 # ---------------------------------------------------------------------------------------------------------- model
@@ -342,22 +380,16 @@ def main(argv=None) -> int:
         x = images[torch.from_numpy(idx)]
         flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
         x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
-        gray = rng.random(len(idx)) < args.gray_prob
+        early = step < args.shape_curriculum * args.steps  # curriculum: grey images, object prompts only
+        gray = rng.random(len(idx)) < (1.0 if early else args.gray_prob)
         g = torch.from_numpy(gray).view(-1, 1, 1, 1)
         x = torch.where(g, (x.float().mean(1, keepdim=True).expand_as(x) + 0.5).to(torch.uint8), x)
         truths = [drop_colours(captions[i]) if gr else captions[i] for i, gr in zip(idx, gray)]
-        texts, contents = [], []
-        for t in truths:
-            if rng.random() < args.subcaption_prob:
-                text, content = subcaption(t, rng, templates)
-                texts.append(text)
-                contents.append([content])
-            else:
-                texts.append(t)
-                contents.append([phrase_words(p) for p in noun_phrases(t)])
+        texts, contents, sources = batch_texts(truths, rng, templates, 1.0 if early else args.subcaption_prob,
+                                                 args.object_prompt_prob)
         truth_sets = [[phrase_words(p) for p in noun_phrases(t)] for t in truths]
         ids = tokenize(texts)
-        same = positives(truth_sets, contents)
+        same = positives(truth_sets, contents, sources)
         img_f = model.encode_image(normalise(x))
         txt_f = model.encode_text(ids)
         loss = clip_loss(img_f, txt_f, model.logit_scale, same)

@@ -12,10 +12,10 @@ Steps (each a visible subprocess with its own progress):
 2. get the shapes CLIP: the committed ``checkpoints/shapes_clip.pth`` (``tools/pretrain_clip.py`` wrote it), or with
    ``--pretrain`` run that pre-training again (~40 min on one core);
 3. evaluate the untrained model (CoDe's segmenter at its initialisation on the shapes CLIP) with ``tools/test.py``;
-4. train tiny TCL and tiny CoDe with ``tools/train.py`` (``configs/{tcl,code}/*_tiny_shapes.py``) and evaluate both
-   zero-shot on the synthetic benchmark with ``tools/test.py``;
-5. draw the loss curves (from MMEngine's ``vis_data/scalars.json``) and a few prediction overlays, and print the
-   table of mIoU (untrained, TCL, CoDe) with the paths of checkpoints, logs, curves and overlays.
+4. train tiny TCL and tiny CoDe with ``tools/train.py`` (``configs/{tcl,code}/*_tiny_shapes.py``), both at once on
+   a 2-core machine (``--jobs``; each run single-threaded, which is also the fastest per-iteration setting measured);
+5. evaluate both zero-shot on the synthetic benchmark with ``tools/test.py``, draw the loss curves (from MMEngine's
+   ``vis_data/scalars.json``) and a few prediction overlays, and print the table of mIoU (untrained, TCL, CoDe) with the paths of checkpoints, logs, curves and overlays.
 """
 from __future__ import annotations
 
@@ -27,12 +27,14 @@ import os.path as osp
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TCL_CFG = 'configs/tcl/tcl_tiny_shapes.py'
 CODE_CFG = 'configs/code/code_tiny_shapes.py'
 CLIP_CKPT = 'checkpoints/shapes_clip.pth'
+_PRINT_LOCK = threading.Lock()
 FULL = dict(num_train=4000, num_val=200, data='data/synthetic_shapes')
 SMOKE = dict(num_train=64, num_val=8, iters=4, batch=4)
 
@@ -46,6 +48,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--clip', default=CLIP_CKPT, help='shapes CLIP checkpoint to start from')
     p.add_argument('--threads', type=int, default=1,
                    help='CPU threads per job (1: on a shared 2-core machine 2 threads measured ~8x slower per iteration)')
+    p.add_argument('--jobs', type=int, default=min(2, os.cpu_count() or 1),
+                   help='training runs (TCL, CoDe) in parallel, each with --threads threads (default: 2 on a 2-core '
+                        'machine; 1 runs them one after the other)')
     p.add_argument('--iters', type=int, default=None, help='override the training iterations of both methods')
     p.add_argument('--skip-untrained', action='store_true', help='do not evaluate the untrained model')
     return p.parse_args(argv)
@@ -55,16 +60,18 @@ def banner(msg: str) -> None:
     print(f'\n{"=" * 100}\n[quickstart] {msg}\n{"=" * 100}', flush=True)
 
 
-def run(cmd: list[str], env: dict, log: str | None = None) -> None:
-    """Run a subprocess from the repository root, its output streamed to the console (and to ``log``)."""
-    print('[quickstart] $ ' + ' '.join(cmd), flush=True)
+def run(cmd: list[str], env: dict, log: str | None = None, prefix: str = '') -> None:
+    """Run a subprocess from the repository root, its output streamed to the console (and to ``log``); lines are
+    prefixed with ``prefix`` (to tell parallel jobs apart)."""
+    print(f'[quickstart] {prefix}$ ' + ' '.join(cmd), flush=True)
     t0 = time.time()
     with subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           bufsize=1) as proc:
         f = open(log, 'w') if log else None
         for line in proc.stdout:
-            sys.stdout.write(line)
-            sys.stdout.flush()
+            with _PRINT_LOCK:
+                sys.stdout.write(prefix + line)
+                sys.stdout.flush()
             if f:
                 f.write(line)
         if f:
@@ -72,7 +79,19 @@ def run(cmd: list[str], env: dict, log: str | None = None) -> None:
     if proc.returncode:
         raise SystemExit(f'[quickstart] command failed (exit {proc.returncode}): {" ".join(cmd)}'
                          + (f'\n  see {log}' if log else ''))
-    print(f'[quickstart] done in {time.time() - t0:.0f}s', flush=True)
+    print(f'[quickstart] {prefix}done in {time.time() - t0:.0f}s', flush=True)
+
+
+def run_parallel(jobs: list[tuple], env: dict, max_jobs: int) -> None:
+    """``run`` several ``(cmd, log, prefix)`` jobs, at most ``max_jobs`` at a time; the first failure is raised after
+    all have ended (a failed job does not kill its sibling half-way through a checkpoint)."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=max(1, max_jobs)) as pool:
+        futures = [pool.submit(run, cmd, env, log, prefix) for cmd, log, prefix in jobs]
+        errors = [fut.exception() for fut in futures]
+    for err in errors:
+        if err is not None:
+            raise err
 
 
 def make_data(out: str, num_train: int, num_val: int, env: dict) -> None:
@@ -258,15 +277,24 @@ def main(argv=None) -> int:
         banner('3/5 untrained model (CoDe segmenter at initialisation on the shapes CLIP), zero-shot')
         test('untrained', CODE_CFG, 'none')
 
-    for step, (name, cfg) in enumerate((('TCL', TCL_CFG), ('CoDe', CODE_CFG)), start=4):
-        banner(f'{step}/5 train tiny {name} ({cfg}) and evaluate it zero-shot')
+    methods = (('TCL', TCL_CFG), ('CoDe', CODE_CFG))
+    banner(f'4/5 train tiny TCL ({TCL_CFG}) and tiny CoDe ({CODE_CFG})'
+           + (' in parallel (lines prefixed [TCL] / [CoDe])' if args.jobs > 1 else ''))
+    t0 = time.time()
+    jobs = []
+    for name, cfg in methods:
         wd = osp.join(work, name.lower())
-        t0 = time.time()
-        run([py, 'tools/train.py', cfg, '--work-dir', wd, '--cfg-options', *common, *train_options(iters),
-             f'train_cfg.val_interval={10 ** 9}'], env, log=osp.join(work, f'train_{name.lower()}.log'))
+        jobs.append(([py, 'tools/train.py', cfg, '--work-dir', wd, '--cfg-options', *common, *train_options(iters),
+                      f'train_cfg.val_interval={10 ** 9}'], osp.join(work, f'train_{name.lower()}.log'),
+                     f'[{name}] ' if args.jobs > 1 else ''))
+    run_parallel(jobs, env, args.jobs)
+    train_s = time.time() - t0
+    banner('5/5 evaluate the trained TCL and CoDe zero-shot, draw loss curves and overlays')
+    for name, cfg in methods:
+        wd = osp.join(work, name.lower())
         ckpt = latest_checkpoint(wd)
         outputs.setdefault(name, {}).update(
-            checkpoint=ckpt, train_log=osp.join(work, f'train_{name.lower()}.log'), train_s=time.time() - t0,
+            checkpoint=ckpt, train_log=osp.join(work, f'train_{name.lower()}.log'), train_s=train_s,
             curve=plot_losses(wd, osp.join(work, f'loss_{name.lower()}.png'), f'{name} on synthetic shapes'))
         test(name, cfg, ckpt)
 
