@@ -126,6 +126,35 @@ def timeit(fn: Callable[[], object], dev: torch.device, warmup: int = 1, repeat:
     return statistics.median(times)
 
 
+def timeit_interleaved(fns: dict, dev: torch.device, warmup: int = 1, repeat: int = 3) -> dict:
+    """Median seconds of each ``fns[k]()``, the functions run round-robin (one repetition of each per round).
+
+    On a shared or throttling machine the load drifts over a run; interleaving exposes every function to the same
+    drift, so ratios of the medians compare like with like (timing one function after the other does not).
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    sync(dev)
+    times = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            sync(dev)
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def flops_of(fn: Callable[[], object]) -> float:
+    """Floating-point operations (2 per multiply-add) of ``fn()`` counted by ``torch.utils.flop_counter``
+    (matmuls, convolutions, attention; element-wise ops are not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return float(counter.get_total_flops())
+
+
 def set_threads(n: int | None) -> None:
     if n:
         torch.set_num_threads(n)

@@ -9,6 +9,11 @@ image segmenter forward+backward (copied block + decoder), the masked-image CLIP
 the image, as the mask needs it), the KgCoOp noun prompts forward+backward (with their n' targets), the text segmenter
 forward+backward, the highlighted-text CLIP pass forward+backward, and the optimizer step. The ratio step / floor is
 the overhead of everything else (losses, masks, gathers, Python); target <= 1.15.
+
+Timing: the step and the seven floor parts run round-robin (one repetition of each per round, medians reported),
+so load drift on a shared machine affects both sides alike; the floor's optimizer step ends with ``zero_grad`` as
+the step's ``update_params`` does. ``--profile`` adds a torch.profiler breakdown of one step (forward time per
+module, top ops by self time).
 """
 from __future__ import annotations
 
@@ -17,7 +22,8 @@ import contextlib
 
 import torch
 
-from common import ARCHS, build_model, describe_device, device_of, load_config, make_batch, set_threads, timeit
+from common import (ARCHS, build_model, describe_device, device_of, load_config, make_batch, set_threads,
+                    timeit_interleaved)
 
 
 def parse_args():
@@ -41,7 +47,15 @@ def build(arch: str, dev):
     ow = dict(cfg.optim_wrapper)
     ow['type'] = 'OptimWrapper'
     ow.pop('loss_scale', None)
-    optim = build_optim_wrapper(model, ow)
+    import logging
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.ERROR)     # one "skipped since requires_grad=False" line per frozen CLIP tensor
+    try:
+        optim = build_optim_wrapper(model, ow)
+    finally:
+        logger.setLevel(level)
     return cfg, size, model, optim
 
 
@@ -101,6 +115,7 @@ def floor_parts(model, inputs, samples, optim, autocast):
             if p.requires_grad and p.grad is None:
                 p.grad = torch.zeros_like(p)
         optim.step()
+        optim.zero_grad()       # as the step's update_params does (and no stale gradients reach the next step)
 
     parts = dict(image_encoder=image_encoder, image_segmenter=image_segmenter, masked_image_pass=masked_image_pass,
                  noun_prompts=noun_prompts, text_segmenter=text_segmenter, highlighted_text_pass=highlighted_text_pass,
@@ -151,7 +166,11 @@ def main():
     ntrain = sum(p.numel() for p in model.parameters() if p.requires_grad)
     print(f'CoDe training step, arch={args.arch} ({cfg.model.clip.model_name}, {size}x{size}), '
           f'{ntrain / 1e6:.2f}M trainable, device {describe_device(dev)}, amp={args.amp}')
-    header = f'{"batch":>5} {"step s":>8} {"floor s":>8} {"ratio":>6}  ' + '  '.join(
+    keys = ('image_encoder', 'image_segmenter', 'masked_image_pass', 'noun_prompts', 'text_segmenter',
+            'highlighted_text_pass', 'optimizer_step')
+    print('seconds per step (median of --repeat, step and floor parts timed round-robin); '
+          'overhead = step - floor\n')
+    header = f'{"batch":>5} {"step s":>8} {"floor s":>8} {"ovh ms":>7} {"ratio":>6}  ' + '  '.join(
         ['img_enc', 'img_seg', 'masked', 'nouns', 'txt_seg', 'hl_text', 'optim'])
     print(header)
     for bs in args.batch:
@@ -163,15 +182,14 @@ def main():
             parsed, _ = model.parse_losses(losses)
             optim.update_params(parsed)
 
-        t_step = timeit(step, dev, repeat=args.repeat)
         parts = floor_parts(model, inputs, samples, optim, autocast)
-        times = {k: timeit(fn, dev, repeat=args.repeat) for k, fn in parts.items()}
+        times = timeit_interleaved(dict(step=step, **parts), dev, repeat=args.repeat)
+        t_step = times.pop('step')
         optim.zero_grad()
         floor = sum(times.values())
-        cols = '  '.join(f'{times.get(k, 0.0):7.3f}' for k in (
-            'image_encoder', 'image_segmenter', 'masked_image_pass', 'noun_prompts', 'text_segmenter',
-            'highlighted_text_pass', 'optimizer_step'))
-        print(f'{bs:>5} {t_step:8.3f} {floor:8.3f} {t_step / floor:6.2f}  {cols}', flush=True)
+        cols = '  '.join(f'{times.get(k, 0.0):7.3f}' for k in keys)
+        print(f'{bs:>5} {t_step:8.3f} {floor:8.3f} {(t_step - floor) * 1e3:7.1f} {t_step / floor:6.2f}  {cols}  '
+              f'(target ratio <= 1.15)', flush=True)
 
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
@@ -187,16 +205,14 @@ def main():
             torch.cuda.synchronize() if dev.type == 'cuda' else None
         for h in handles:
             h.remove()
-        sort = 'cuda_time_total' if dev.type == 'cuda' else 'cpu_time_total'
+        sort = 'cuda_time_total' if dev.type == 'cuda' else 'self_cpu_time_total'
         events = prof.key_averages()
         mods = [e for e in events if e.key.startswith('## ')]
-        total = sum(e.cpu_time_total for e in events if e.key.startswith('ProfilerStep')) or None
         print(f'\nprofiler, batch {bs}: forward time per module (inclusive; backward runs outside these ranges)')
         for e in sorted(mods, key=lambda e: -e.cpu_time_total):
             print(f'  {e.key[3:]:<22} {e.cpu_time_total / 1e3:9.1f} ms  x{e.count}')
         print('\ntop ops (forward + backward):')
-        print(prof.key_averages().table(sort_by=sort, row_limit=15, max_name_column_width=40))
-        del total
+        print(prof.key_averages().table(sort_by=sort, row_limit=25, max_name_column_width=40))
 
 
 if __name__ == '__main__':
