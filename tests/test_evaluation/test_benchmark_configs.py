@@ -27,7 +27,7 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize('name', sorted(EXPECTED))
-def test_config_protocol(name):
+def test_config_protocol(name, tmp_path):
     n, bg, dtype, rzl = EXPECTED[name]
     cfg = Config.fromfile(osp.join(DS, f'{name}.py'))
     ds = cfg.test_dataloader.dataset
@@ -35,7 +35,15 @@ def test_config_protocol(name):
     pipe = [t['type'] for t in ds.pipeline]
     assert pipe == ['LoadImageFromFile', 'Resize', 'LoadAnnotations', 'PackSegInputs']
     assert ds.pipeline[1]['scale'] == (2048, 448) and ds.pipeline[1]['keep_ratio'] is True
-    assert ds.pipeline[2]['reduce_zero_label'] is rzl
+    # LoadAnnotations takes reduce_zero_label from the dataset's data info: labels 0, 1, 5 -> 255, 0, 4 when reduced
+    import cv2
+    import numpy as np
+    from mmseg.registry import TRANSFORMS
+    png = str(tmp_path / 'label.png')
+    cv2.imwrite(png, np.array([[0, 1, 5], [5, 1, 0]], np.uint8))
+    load = TRANSFORMS.build(ds.pipeline[2])
+    out = load(dict(seg_map_path=png, reduce_zero_label=ds.reduce_zero_label, seg_fields=[]))
+    assert out['gt_seg_map'].tolist() == ([[255, 0, 4], [4, 0, 255]] if rzl else [[0, 1, 5], [5, 1, 0]])
     assert cfg.test_dataloader.batch_size == 1 and cfg.test_dataloader.persistent_workers is False
     assert cfg.test_evaluator == dict(type='IoUMetric', iou_metrics=['mIoU'])
     assert ds.data_root.startswith('data/')
