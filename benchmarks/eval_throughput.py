@@ -16,8 +16,8 @@ The rows of each table are timed round-robin (one run of each per round), so loa
 all of them alike. Then a per-part breakdown of the model's forward (backbone, the masker's copied block, the gated
 decoder, projection, masks, KP branch, resize/argmax, PAMR) and the matmul/conv FLOPs of bare and model: the image
 segmenter (a copied last block plus a gated conv decoder at stride 4, 768 channels for ViT-B/16) is work the method
-adds on top of the backbone, so the FLOP ratio bare/model says how much of the gap is inherent work (on CPU the convs run at a higher FLOP
-rate than the ViT blocks, so the measured time ratio can sit above it).
+adds on top of the backbone, so the FLOP ratio bare/model says how much of the gap is inherent work (on CPU the
+convs run at a higher FLOP rate than the ViT blocks, so the measured time ratio can sit above it).
 """
 from __future__ import annotations
 
@@ -180,6 +180,7 @@ def main():
     print(f'FLOP ratio bare/model = {fl_bare / fl_model:.2f} (convs run at a higher FLOP rate than the ViT, so the time '
           f'ratio can exceed it): the image segmenter (copied block + decoder at '
           f'stride 4) is work the method adds on top of the backbone.')
+
 
 if __name__ == '__main__':
     main()
