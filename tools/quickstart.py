@@ -10,7 +10,7 @@ Steps (each a visible subprocess with its own progress):
    (``tools/dataset_converters/make_synthetic_shapes.py``; skipped when ``data/synthetic_shapes`` already holds the
    same generator arguments);
 2. get the shapes CLIP: the committed ``checkpoints/shapes_clip.pth`` (``tools/pretrain_clip.py`` wrote it), or with
-   ``--pretrain`` run that pre-training again (~40 min on one core);
+   ``--pretrain`` run that pre-training again (4000 steps, ~30-35 min on one core);
 3. evaluate the untrained model (CoDe's segmenter at its initialisation on the shapes CLIP) with ``tools/test.py``;
 4. train tiny TCL and tiny CoDe with ``tools/train.py`` (``configs/{tcl,code}/*_tiny_shapes.py``), both at once on
    a 2-core machine (``--jobs``; each run single-threaded, which is also the fastest per-iteration setting measured);
@@ -63,7 +63,8 @@ def banner(msg: str) -> None:
 def run(cmd: list[str], env: dict, log: str | None = None, prefix: str = '') -> None:
     """Run a subprocess from the repository root, its output streamed to the console (and to ``log``); lines are
     prefixed with ``prefix`` (to tell parallel jobs apart)."""
-    print(f'[quickstart] {prefix}$ ' + ' '.join(cmd), flush=True)
+    with _PRINT_LOCK:
+        print(f'[quickstart] {prefix}$ ' + ' '.join(cmd), flush=True)
     t0 = time.time()
     with subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           bufsize=1) as proc:
@@ -79,7 +80,8 @@ def run(cmd: list[str], env: dict, log: str | None = None, prefix: str = '') -> 
     if proc.returncode:
         raise SystemExit(f'[quickstart] command failed (exit {proc.returncode}): {" ".join(cmd)}'
                          + (f'\n  see {log}' if log else ''))
-    print(f'[quickstart] {prefix}done in {time.time() - t0:.0f}s', flush=True)
+    with _PRINT_LOCK:
+        print(f'[quickstart] {prefix}done in {time.time() - t0:.0f}s', flush=True)
 
 
 def run_parallel(jobs: list[tuple], env: dict, max_jobs: int) -> None:
@@ -120,7 +122,10 @@ def data_options(data: str, smoke: bool) -> list[str]:
 def train_options(iters: int | None) -> list[str]:
     opts = []
     if iters is not None:
+        warm = max(1, iters // 10)  # the configs' schedule: 10 % linear warm-up, then cosine to the last iteration
         opts += [f'train_cfg.max_iters={iters}', f'default_hooks.checkpoint.interval={iters}',
+                 f'param_scheduler.0.end={warm}', f'param_scheduler.1.begin={warm}', f'param_scheduler.1.end={iters}',
+                 f'param_scheduler.1.T_max={max(1, iters - warm)}',
                  f'model.image_segmenter.unfreeze_iter={max(1, iters // 2)}',
                  f'default_hooks.logger.interval={max(1, min(20, iters // 2))}']
     return opts
