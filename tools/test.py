@@ -78,6 +78,9 @@ def main() -> None:
     init_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.test()
+    # free the runner (DDP model, dataloaders, their process-group references) while the interpreter is intact,
+    # so gloo's threads are joined by their owners' destructors, not during interpreter shutdown
+    del runner
     teardown_distributed()
 
 

@@ -77,6 +77,9 @@ def main() -> None:
     init_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
+    # free the runner (DDP model, dataloaders, their process-group references) while the interpreter is intact,
+    # so gloo's threads are joined by their owners' destructors, not during interpreter shutdown
+    del runner
     teardown_distributed()
 
 

@@ -50,6 +50,9 @@ def teardown_distributed() -> None:
     abort a rank ("terminate called without an active exception", exit -6) after a finished run. PyTorch asks
     every program to call ``destroy_process_group`` before exiting (NCCL warns otherwise).
     """
+    import gc
+    gc.collect()  # objects in reference cycles that still hold the process group (DDP reducer, hooks) go now
     if dist.is_available() and dist.is_initialized():
         dist.barrier()  # no rank tears its connections down while a peer still talks to it
         dist.destroy_process_group()
+        gc.collect()
