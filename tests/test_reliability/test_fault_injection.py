@@ -109,8 +109,13 @@ def test_killed_dataloader_worker_stops_training_with_last_checkpoint_intact(tmp
     runner = _runner(work, CrashingDataset(16, crash_at=5), max_iters=10, num_workers=1)
     with pytest.raises(RuntimeError, match='DataLoader worker .* exited unexpectedly'):
         runner.train()
-    assert (work / 'last_checkpoint').read_text() == str(work / 'iter_4.pth')
-    _assert_complete(work / 'iter_4.pth', 4)
+    # PyTorch's SIGCHLD handler raises in the main process as soon as the worker dies; the worker prefetches, so
+    # under load it can die before the main process has saved iteration 4 (samples 0-4 are fine, 5 kills it).
+    # Either way, the last checkpoint named is the newest one and it is complete.
+    last = (work / 'last_checkpoint').read_text()
+    saved = sorted(int(p.stem.split('_')[1]) for p in work.glob('iter_*.pth'))
+    assert saved and saved[-1] in (2, 4) and last == str(work / f'iter_{saved[-1]}.pth')
+    _assert_complete(work / f'iter_{saved[-1]}.pth', saved[-1])
     assert not [p for p in work.iterdir() if '.tmp-' in p.name]
 
 
