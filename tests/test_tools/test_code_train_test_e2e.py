@@ -24,8 +24,10 @@ def test_code_tiny_train_then_test(tmp_path):
 
 @pytest.mark.slow
 def test_code_tiny_dist_train_then_test(tmp_path):
-    # Open bug: in roughly 1 of 5 runs inside the full suite, rank 1 aborts *after* the finished run
-    # ("terminate called without an active exception", exit -6) despite barrier + destroy_process_group.
+    # Was: in roughly 1 of 5 runs inside the full suite, rank 1 aborted *after* the finished run ("terminate called
+    # without an active exception", exit -6) despite barrier + destroy_process_group. Since train.py/test.py free
+    # the runner and collect cycles before leaving the process group: 16/16 clean runs (some beside the full suite).
+    # Kept behind `-m slow` until it has run clean inside the suite for longer.
     _run(tmp_path, nproc=2)
 
 
