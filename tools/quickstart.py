@@ -15,7 +15,8 @@ Steps (each a visible subprocess with its own progress):
 4. train tiny TCL and tiny CoDe with ``tools/train.py`` (``configs/{tcl,code}/*_tiny_shapes.py``), both at once on
    a 2-core machine (``--jobs``; each run single-threaded, which is also the fastest per-iteration setting measured);
 5. evaluate both zero-shot on the synthetic benchmark with ``tools/test.py``, draw the loss curves (from MMEngine's
-   ``vis_data/scalars.json``) and a few prediction overlays, and print the table of mIoU (untrained, TCL, CoDe) with the paths of checkpoints, logs, curves and overlays.
+   ``vis_data/scalars.json``) and a few prediction overlays, and print the table of mIoU (untrained, TCL, CoDe) with
+   the paths of checkpoints, logs, curves and overlays.
 """
 from __future__ import annotations
 
