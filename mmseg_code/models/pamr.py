@@ -24,17 +24,23 @@ from mmseg.registry import MODELS
 _OFFSETS8 = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
 
 
-def _neighbours(x: torch.Tensor, dilations: Sequence[int], with_centre: bool = False) -> torch.Tensor:
-    """Shifted copies ``B×C×M×H×W`` (M = 8 or 9 per dilation) of ``x`` (``B×C×H×W``), replicate padding."""
+def _shifted(x: torch.Tensor, dilations: Sequence[int], with_centre: bool = False):
+    """The shifted views ``B×C×H×W`` of ``x`` (8, or 9 with the centre, per dilation, in order), replicate padding.
+
+    One pad by the largest dilation serves every dilation: replicate padding clamps the index, whatever its width.
+    """
     h, w = x.shape[-2:]
     offsets = ([(0, 0)] if with_centre else []) + _OFFSETS8
     r = max(dilations)
-    xp = F.pad(x, [r, r, r, r], mode='replicate')      # replicate = clamped index: one pad serves every dilation
-    out = []
+    xp = F.pad(x, [r, r, r, r], mode='replicate')
     for d in dilations:
         for dy, dx in offsets:
-            out.append(xp[..., r + dy * d:r + dy * d + h, r + dx * d:r + dx * d + w])
-    return torch.stack(out, dim=2)
+            yield xp[..., r + dy * d:r + dy * d + h, r + dx * d:r + dx * d + w]
+
+
+def _neighbours(x: torch.Tensor, dilations: Sequence[int], with_centre: bool = False) -> torch.Tensor:
+    """Shifted copies ``B×C×M×H×W`` (M = 8 or 9 per dilation) of ``x`` (``B×C×H×W``), replicate padding."""
+    return torch.stack(list(_shifted(x, dilations, with_centre)), dim=2)
 
 
 @MODELS.register_module()
@@ -64,22 +70,13 @@ class PAMR(nn.Module):
 
     def propagate(self, masks: torch.Tensor, aff: torch.Tensor) -> torch.Tensor:
         """One iteration ``Σ_j α_ij · m_j``: equal to ``(_neighbours(masks) * aff).sum(2)`` without building the
-        ``B×K×M×H×W`` stack (one replicate pad by the largest dilation serves every dilation, since replicate
-        padding clamps the index; the M shifted planes are accumulated in place)."""
-        h, w = masks.shape[-2:]
-        r = max(self.dilations)
-        mp = F.pad(masks, [r, r, r, r], mode='replicate')
+        ``B×K×M×H×W`` stack: the M shifted views (``_shifted``) are accumulated in place."""
         out = None
-        j = 0
-        for d in self.dilations:
-            for dy, dx in _OFFSETS8:
-                y0, x0 = r + dy * d, r + dx * d
-                term = mp[..., y0:y0 + h, x0:x0 + w]
-                if out is None:
-                    out = term * aff[:, :, j]
-                else:
-                    out.addcmul_(term, aff[:, :, j])
-                j += 1
+        for j, term in enumerate(_shifted(masks, self.dilations)):
+            if out is None:
+                out = term * aff[:, :, j]
+            else:
+                out.addcmul_(term, aff[:, :, j])
         return out
 
     @torch.no_grad()
