@@ -31,6 +31,7 @@ param_scheduler = [
 # validation on the synthetic held-out split (not a benchmark test set)
 train_cfg = dict(max_iters=total_iters, val_interval=total_iters)
 val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=20, max_keep_ckpts=2),
                      visualization=dict(type='SegVisualizationHook', draw=False))

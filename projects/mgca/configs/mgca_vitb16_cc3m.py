@@ -31,7 +31,8 @@ param_scheduler = [
 ]
 
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=total_iters, val_interval=total_iters + 1)
-test_cfg = dict(type='TestLoop')
+# no test_cfg: MMEngine's Runner takes test_dataloader, test_cfg and test_evaluator together, and a training config
+# has no test set (evaluate with configs/{code,tcl}/zeroshot/* or tools/benchmark.py).
 auto_scale_lr = dict(enable=False, base_batch_size=global_batch)
 
 default_hooks = dict(

@@ -1,4 +1,7 @@
 # TSEG weak supervision (Sec. 4.2): SGD, γ0 = 1e-3, weight decay 1e-4, poly decay 0.9 (momentum 0.9: not stated).
+# The runtime (hooks, logging, visualiser) is inherited here, so that this file's default_hooks update it (MMEngine
+# forbids the same key in two sibling bases).
+_base_ = ['../../../../../configs/_base_/default_runtime.py']
 max_iters = 80000
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=1e-4))
 param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters, by_epoch=False)]
