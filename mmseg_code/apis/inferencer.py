@@ -17,9 +17,8 @@ What it fixes with respect to a plain ``MMSegInferencer`` on these models:
 * a config without ``test_dataloader`` / ``visualizer`` still works (TCL's test pipeline: short side 448);
 * the default visualiser draws a legend (``SegLegendVisualizer``).
 
-Vocabulary syntax: a list (items: a name or a list of synonyms), a ``.txt`` file (one class per line, synonyms
-comma-separated), or a string: ``"cat, dog, grass"`` (one class per comma) or ``"cat, kitten; dog; grass"`` (classes
-separated by ``;``, synonyms by ``,``). ``background``: True adds a background output (constant ``bg_thresh``
+Vocabulary syntax: :func:`mmseg_code.models.vocab.parse_vocabulary` (``"cat, dog, grass"``, ``"cat, kitten; dog"``,
+one class per line, a list, a ``.txt`` file). ``background``: True adds a background output (constant ``bg_thresh``
 plane, label 0); 'auto' does so iff the first class is named "background".
 """
 from __future__ import annotations
@@ -37,7 +36,7 @@ from mmseg.apis import MMSegInferencer
 from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
 
-from .visualization import auto_palette, draw_overlay
+from .visualization import draw_overlay
 
 VocabularyType = Union[str, Sequence[Union[str, Sequence[str]]]]
 
@@ -49,24 +48,6 @@ DEFAULT_TEST_PIPELINE = [
 ]
 DEFAULT_VISUALIZER = dict(type='SegLegendVisualizer', vis_backends=[dict(type='LocalVisBackend')],
                           name='visualizer', alpha=0.5)
-
-
-def parse_vocabulary(vocabulary: VocabularyType) -> Union[str, list]:
-    """Normalise a user vocabulary into what ``Vocabulary`` accepts (a txt path or a list of synonym lists)."""
-    if isinstance(vocabulary, (str, os.PathLike)):
-        text = os.fspath(vocabulary)
-        if text.endswith('.txt') or osp.isfile(text):
-            return text
-        if ';' in text:
-            classes = [[s.strip() for s in part.split(',') if s.strip()] for part in text.split(';')]
-        else:
-            classes = [[s.strip()] for s in text.split(',') if s.strip()]
-        classes = [c for c in classes if c]
-    else:
-        classes = [[c.strip()] if isinstance(c, str) else [s.strip() for s in c] for c in vocabulary]
-    if not classes:
-        raise ValueError(f'empty vocabulary: {vocabulary!r}')
-    return classes
 
 
 def _load_config(model: Union[str, Config, dict]) -> Config:
@@ -109,22 +90,17 @@ def prepare_config(cfg: Config, test_cfg: Optional[dict] = None) -> Config:
 
 def _resolve_meta(model, vocabulary: Optional[VocabularyType], background: Union[str, bool],
                   palette: Optional[Sequence]) -> dict:
-    """Set the vocabulary on ``model`` (if given) and ``model.dataset_meta`` to its class names + palette."""
+    """Set the vocabulary on ``model`` (if given); its ``dataset_meta`` (class names + palette) with ``palette``."""
     if vocabulary is not None:
-        model.set_vocabulary(parse_vocabulary(vocabulary), background)
-    vocab = getattr(model, 'vocabulary', None)
-    if vocab is None:
+        model.set_vocabulary(vocabulary, background)
+    if getattr(model, 'vocabulary', None) is None:
         raise ValueError('No vocabulary: pass vocabulary="cat, dog, ..." (or set model.vocabulary in the config).')
-    classes = list(vocab.class_names)
-    if palette is None:
-        palette = auto_palette(classes)
-    elif len(palette) != len(classes):
-        raise ValueError(f'palette has {len(palette)} colours for {len(classes)} classes {classes}')
-    meta = dict(classes=classes, palette=[list(map(int, c)) for c in palette])
-    model.dataset_meta = meta
-    # the base segmentor's dataset_meta setter may re-derive the vocabulary from the names (dropping synonyms):
-    if model.vocabulary is not vocab:
-        model.set_vocabulary(vocab.names, background=vocab.has_background)
+    meta = model.dataset_meta
+    if palette is not None:
+        if len(palette) != len(meta['classes']):
+            raise ValueError(f'palette has {len(palette)} colours for {len(meta["classes"])} classes {meta["classes"]}')
+        meta['palette'] = [list(map(int, c)) for c in palette]
+        model.dataset_meta = meta
     return meta
 
 
@@ -162,9 +138,11 @@ class OVSegInferencer(MMSegInferencer):
     Args:
         model: config path, ``Config`` or dict of a plugin segmentor (TCL, CoDe, …).
         weights: checkpoint (mmengine checkpoint, plain state dict, or a converted official release).
-        vocabulary: see the module docstring; None keeps the config's ``model.vocabulary``.
+        vocabulary: see :func:`mmseg_code.models.vocab.parse_vocabulary`; None keeps the config's
+            ``model.vocabulary``.
         background: 'auto' | True | False (add a thresholded background class, label 0).
-        palette: RGB colours, one per output class (default: automatic, background black).
+        palette: RGB colours, one per output class (default: a known dataset's, else automatic, background
+            black).
         device: 'cpu', 'cuda', … (default: what mmengine finds).
         test_cfg: overrides of ``model.test_cfg`` (e.g. ``dict(mode='slide', crop_size=(448, 448),
             stride=(224, 224), pamr=True)``).

@@ -7,6 +7,7 @@ listing the classes present (colour swatch + name).
 from __future__ import annotations
 
 import colorsys
+import functools
 from typing import Optional, Sequence
 
 import cv2
@@ -35,6 +36,43 @@ def auto_palette(classes: Sequence[str], seed_offset: float = 0.0) -> list[list[
         v = (0.95, 0.75, 0.85)[(i // 3) % 3]
         out.append([int(round(c * 255)) for c in colorsys.hsv_to_rgb(h, s, v)])
     return out
+
+
+def _is_background(name) -> bool:
+    return str(name).strip().lower() == 'background'
+
+
+def _foreground(classes: Sequence) -> tuple:
+    from mmseg_code.models.vocab import normalise_name
+    names = list(classes)[1:] if classes and _is_background(classes[0]) else list(classes)
+    return tuple(normalise_name(str(n)) for n in names)
+
+
+@functools.lru_cache(maxsize=64)
+def _dataset_palette(classes: tuple) -> Optional[tuple]:
+    import mmseg.datasets  # noqa: F401  (registers mmseg's datasets)
+    from mmseg.registry import DATASETS
+    want = _foreground(classes)
+    has_bg = len(want) < len(classes)
+    for dataset in DATASETS.module_dict.values():
+        meta = getattr(dataset, 'METAINFO', None) or {}
+        names, palette = meta.get('classes'), meta.get('palette')
+        if not names or not palette or len(palette) != len(names) or _foreground(names) != want:
+            continue
+        fg = list(palette[len(names) - len(want):])
+        bg = [palette[0] if len(want) < len(names) else BACKGROUND_COLOUR] if has_bg else []
+        return tuple(tuple(int(v) for v in c) for c in bg + fg)
+    return None
+
+
+def class_palette(classes: Sequence[str]) -> list[list[int]]:
+    """The palette of a class list: a known dataset's colours, else :func:`auto_palette`.
+
+    Known: the ``METAINFO`` of a dataset in mmseg's registry (mmseg's and the plugin's) whose classes are ``classes``
+    up to case and spaces (``configs/vocab/ade20k.txt``'s ``bed`` is ADE's ``bed ``) and up to a leading
+    ``background`` (VOC's colours for the 20 VOC objects; black for a background added to Cityscapes' 19)."""
+    found = _dataset_palette(tuple(str(c) for c in classes))
+    return [list(c) for c in found] if found is not None else auto_palette(classes)
 
 
 def colourise(sem_seg: np.ndarray, palette: Sequence[Sequence[int]], ignore_index: int = 255) -> np.ndarray:

@@ -1,7 +1,22 @@
 """Vocabulary → text embeddings for open-vocabulary inference (TCL Sec. 4.1 protocol).
 
-A vocabulary is a list of classes, each with one or more synonyms (a list of names, or a txt file with one
-class per line and comma-separated synonyms). For class k with synonyms s and prompt templates T:
+A vocabulary is a list of classes, each with one or more synonyms. :func:`parse_vocabulary` is the one parser of
+every front door (``model.vocabulary`` in a config, ``OVSegInferencer(vocabulary=...)``, ``set_vocabulary``,
+``tools/demo.py --vocab``); it reads
+
+* a list: each item is a class name (kept verbatim, as mmseg's dataset class names) or a list of synonyms;
+* a path (``os.PathLike``, a string naming an existing file, or any string ending in ``.txt``): a text file with one
+  class per line, synonyms separated by commas, blank lines skipped (a missing ``.txt`` file is an error);
+* a string with newlines: one class per line, synonyms separated by commas (as in a file);
+* a string with ``;``: classes separated by ``;``, synonyms by ``,`` (``"cat, kitten; dog; grass"``);
+* any other string: classes separated by ``,`` (``"cat, dog, grass"``).
+
+Names parsed from text are stripped of surrounding spaces; empty items (``"cat, dog,"``) are skipped. Two names that
+CLIP's tokenizer cannot tell apart (it lowercases and collapses whitespace, ``"Cat"`` = ``"cat"``) would get identical
+embeddings, so that neither could ever win: :class:`Vocabulary` rejects names equal up to case and whitespace, and the
+segmentor rejects names whose token ids are equal (:func:`check_distinct_tokens`).
+
+For class k with synonyms s and prompt templates T:
 
     e_s   = mean_{τ∈T} E_t(τ(s))          (unnormalised CLIP text embeddings, TCL's ensembling)
     ê_s   = e_s / ||e_s||                  (normalised once)
@@ -16,6 +31,7 @@ templates; also the targets of CoDe's KgCoOp loss), ``none`` (the bare name).
 from __future__ import annotations
 
 import os
+from collections import abc
 from typing import Optional, Sequence, Union
 
 import torch
@@ -71,30 +87,70 @@ def get_templates(templates: Union[str, Sequence[str]]) -> list[str]:
     return templates
 
 
-def load_classes(classes: ClassSpec) -> list[list[str]]:
-    """Classes as lists of synonyms.
+def _split_synonyms(text: str) -> list[str]:
+    return [n.strip() for n in text.split(',') if n.strip()]
 
-    ``classes`` is a txt path (one class per line, synonyms separated by commas, blank lines skipped) or a
-    sequence whose items are a name (kept verbatim, as mmseg dataset class names) or a list of synonyms.
-    """
-    if isinstance(classes, (str, os.PathLike)):
-        path = os.fspath(classes)
+
+def parse_vocabulary(classes: ClassSpec) -> list[list[str]]:
+    """Classes as lists of synonyms, from any of the forms of the module docstring."""
+    if isinstance(classes, os.PathLike) or (isinstance(classes, str) and
+                                            (classes.strip().endswith('.txt') or os.path.isfile(classes))):
+        path = os.fspath(classes).strip() if isinstance(classes, str) else os.fspath(classes)
         if not os.path.isfile(path):
             raise FileNotFoundError(f'Vocabulary file not found: {path}')
         with open(path, encoding='utf-8') as f:
-            out = [[s.strip() for s in line.split(',') if s.strip()] for line in f if line.strip()]
+            out = [syns for syns in map(_split_synonyms, f) if syns]
+    elif isinstance(classes, str):
+        if '\n' in classes:
+            out = [syns for syns in map(_split_synonyms, classes.splitlines()) if syns]
+        elif ';' in classes:
+            out = [syns for syns in map(_split_synonyms, classes.split(';')) if syns]
+        else:
+            out = [[n] for n in _split_synonyms(classes)]
+    elif isinstance(classes, abc.Sequence):
+        out = []
+        for item in classes:
+            if isinstance(item, str):
+                out.append([item])
+            elif isinstance(item, abc.Sequence) and all(isinstance(n, str) for n in item):
+                out.append(list(item))
+            else:
+                raise ValueError(f'A vocabulary item must be a class name or a list of synonyms, got {item!r}.')
     else:
-        out = [[c] if isinstance(c, str) else list(c) for c in classes]
+        raise ValueError(f'A vocabulary is a string, a list or a .txt file, got {type(classes).__name__}.')
     if not out:
-        raise ValueError('The vocabulary is empty: give at least one class name.')
+        raise ValueError(f'The vocabulary {classes!r} is empty: give at least one class name.')
     return out
+
+
+def normalise_name(name: str) -> str:
+    """A name as CLIP's tokenizer compares it: lowercase, whitespace collapsed."""
+    return ' '.join(name.lower().split())
+
+
+def _duplicates(names: Sequence[str], key) -> list[list[str]]:
+    groups: dict = {}
+    for n in names:
+        groups.setdefault(key(n), []).append(n)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def check_distinct_tokens(tokenizer, names: Sequence[str]) -> None:
+    """Raise a one-line error if two names tokenise to the same ids (identical embeddings: one never wins)."""
+    encode = getattr(tokenizer, 'encode', None)
+    if encode is None:
+        return
+    dups = _duplicates(names, lambda n: tuple(encode(n)))
+    if dups:
+        shown = '; '.join(' = '.join(repr(n) for n in g) for g in dups)
+        raise ValueError(f'Duplicated class names in the vocabulary (the same for the CLIP tokenizer): {shown}.')
 
 
 class Vocabulary:
     """A validated open vocabulary.
 
     Args:
-        classes: see :func:`load_classes`.
+        classes: see :func:`parse_vocabulary` (module docstring).
         background: ``'auto'`` (a first class named "background" is the background), True (a background
             output channel 0: the first class is dropped from prompting if it is "background", else it is
             prepended), or False (no background channel).
@@ -107,7 +163,7 @@ class Vocabulary:
     """
 
     def __init__(self, classes: ClassSpec, background: Union[str, bool] = 'auto') -> None:
-        names = load_classes(classes)
+        names = parse_vocabulary(classes)
         first_is_bg = names[0][0].strip().lower() == 'background'
         if background == 'auto':
             has_bg = first_is_bg
@@ -123,10 +179,10 @@ class Vocabulary:
             if not syns or any(not isinstance(s, str) or not s.strip() for s in syns):
                 raise ValueError(f'Empty class name in the vocabulary: {syns!r}.')
         flat = [s for syns in names for s in syns]
-        seen: set = set()
-        dups = [s for s in flat if s in seen or seen.add(s)]
+        dups = _duplicates(flat, normalise_name)
         if dups:
-            raise ValueError(f'Duplicated class name(s) in the vocabulary: {sorted(set(dups))}.')
+            shown = '; '.join(' = '.join(repr(n) for n in g) for g in dups)
+            raise ValueError(f'Duplicated class names in the vocabulary (equal up to case and spaces): {shown}.')
         if len(names) + int(has_bg) < 2:
             raise ValueError('The vocabulary needs at least two output classes (add background=True).')
         self.names = names

@@ -35,7 +35,7 @@ from mmseg.structures import SegDataSample
 
 from ..clip.image_encoder import self_attention_block
 from ..pamr import PAMR  # noqa: F401  (registers PAMR for test_cfg.pamr_cfg)
-from ..vocab import Vocabulary, encode_with_templates, get_templates, reduce_synonyms
+from ..vocab import Vocabulary, check_distinct_tokens, encode_with_templates, get_templates, reduce_synonyms
 
 DEFAULT_TEST_CFG = dict(
     mode='whole',          # 'whole' | 'slide'
@@ -104,12 +104,18 @@ class TextSupervisedSegmentor(BaseSegmentor):
         self.vocabulary: Optional[Vocabulary] = None
         self._fixed_vocabulary = vocabulary is not None
         if vocabulary is not None:
-            self.vocabulary = Vocabulary(vocabulary, background)
+            self.vocabulary = self._validated_vocabulary(vocabulary, background)
 
     # ------------------------------------------------------------------ vocabulary
+    def _validated_vocabulary(self, classes, background: Union[str, bool]) -> Vocabulary:
+        """``Vocabulary(classes, background)``, its prompted names distinct for the CLIP tokenizer."""
+        vocab = Vocabulary(classes, background)
+        check_distinct_tokens(self.clip.text_encoder.tokenizer, vocab.synonyms)
+        return vocab
+
     def set_vocabulary(self, classes, background: Union[str, bool] = 'auto') -> Vocabulary:
         """Use ``classes`` from now on (validated; embeddings are computed lazily, once)."""
-        vocab = Vocabulary(classes, background)
+        vocab = self._validated_vocabulary(classes, background)
         if self.vocabulary is None or vocab.key != self.vocabulary.key:
             self.vocabulary = vocab
             self._vocab_cache = None
@@ -117,23 +123,31 @@ class TextSupervisedSegmentor(BaseSegmentor):
 
     @property
     def dataset_meta(self) -> Optional[dict]:
-        """The dataset meta, with ``classes`` = the model's output channels when the vocabulary is fixed."""
-        if not self._fixed_vocabulary or self.vocabulary is None:
-            return self._dataset_meta
+        """mmseg's ``dataset_meta`` (``init_model``, ``MMSegInferencer``, ``show_result_pyplot`` read it):
+        ``classes`` = the output channels of the current vocabulary, always with a ``palette`` of as many colours
+        (the one set, if it fits; else a known dataset's colours or an automatic palette, ``class_palette``)."""
+        if self._dataset_meta is None and self.vocabulary is None:
+            return None
         meta = dict(self._dataset_meta or {})
-        classes = tuple(self.vocabulary.class_names)
-        if tuple(meta.get('classes') or ()) != classes:
-            meta['classes'] = classes
-            meta.pop('palette', None)  # a palette of other classes would not match
+        if self.vocabulary is not None:
+            classes = list(self.vocabulary.class_names)
+            if list(meta.get('classes') or ()) != classes:
+                meta['classes'] = classes
+                meta.pop('palette', None)  # a palette of other classes would not match
+        classes = meta.get('classes')
+        if classes and len(meta.get('palette') or ()) != len(classes):
+            from mmseg_code.apis.visualization import class_palette  # palettes live with the overlays
+            meta['palette'] = class_palette(classes)
         return meta
 
     @dataset_meta.setter
     def dataset_meta(self, meta: Optional[dict]) -> None:
         """mmseg convention (``init_model``, inferencer, ``DatasetVocabularyHook``): take the class names
-        as the vocabulary unless one was fixed in the config."""
+        as the vocabulary unless one was fixed in the config (or they are the current vocabulary's)."""
         self._dataset_meta = meta
         classes = (meta or {}).get('classes')
-        if classes and not self._fixed_vocabulary:
+        if classes and not self._fixed_vocabulary and (
+                self.vocabulary is None or list(classes) != list(self.vocabulary.class_names)):
             self.set_vocabulary(list(classes), background='auto')
 
     def invalidate_vocabulary_cache(self) -> None:
