@@ -34,6 +34,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from ..clip.image_encoder import self_attention_block
+from ...utils.options import check_known_keys
 from ..pamr import PAMR  # noqa: F401  (registers PAMR for test_cfg.pamr_cfg)
 from ..vocab import Vocabulary, check_distinct_tokens, encode_with_templates, get_templates, reduce_synonyms
 
@@ -64,8 +65,11 @@ class TextSupervisedSegmentor(BaseSegmentor):
         templates: masker-side template set for :meth:`encode_vocabulary` (TCL: ``'custom'``).
         data_preprocessor: ``SegDataPreProcessor`` config.
         train_cfg: unused (kept for mmseg compatibility).
-        test_cfg: see ``DEFAULT_TEST_CFG``.
+        test_cfg: see ``DEFAULT_TEST_CFG`` (a subclass's ``default_test_cfg`` adds its own keys); an unknown key is
+            an error.
     """
+
+    default_test_cfg: dict = DEFAULT_TEST_CFG
 
     def __init__(self,
                  clip: dict,
@@ -89,7 +93,8 @@ class TextSupervisedSegmentor(BaseSegmentor):
                                             default_args=dict(image_encoder=self.clip.image_encoder))
         self.templates = get_templates(templates)
         self.train_cfg = train_cfg
-        cfg = dict(DEFAULT_TEST_CFG)
+        cfg = dict(self.default_test_cfg)
+        check_known_keys(test_cfg or {}, cfg, f'{type(self).__name__} test_cfg')
         cfg.update(test_cfg or {})
         if cfg['mode'] not in ('whole', 'slide'):
             raise ValueError(f"test_cfg.mode must be 'whole' or 'slide', got {cfg['mode']!r}.")

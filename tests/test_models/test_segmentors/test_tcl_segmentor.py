@@ -195,3 +195,29 @@ def test_postprocess_result_equals_mmseg(model):
     for g, r in zip(got, ref):
         assert torch.equal(g.seg_logits.data, r.seg_logits.data)
         assert torch.equal(g.pred_sem_seg.data, r.pred_sem_seg.data)
+
+
+def test_misspelt_test_cfg_key_is_an_error():
+    """``--cfg-options model.test_cfg.bg_thres=0.9`` (typo of bg_thresh) was silently ignored: same mIoU as the
+    default. It is a one-line error naming the key, the closest known key and all known keys."""
+    import pytest
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    import mmseg_code  # noqa: F401
+    from mmseg_code.models.segmentors.base import DEFAULT_TEST_CFG
+    init_default_scope('mmseg')
+    root = __import__('pathlib').Path(__file__).parents[3]
+    cfg = Config.fromfile(str(root / 'configs/tcl/zeroshot/tcl_vitb16_voc21.py'))
+    cfg.merge_from_dict({'model.clip.model_name': 'mmcode-tiny-vit-p16', 'model.clip.pretrained': None,
+                         'model.test_cfg.bg_thres': 0.9})                     # what tools/test.py does
+    known = ', '.join(sorted(DEFAULT_TEST_CFG))
+    with pytest.raises(ValueError) as err:
+        MODELS.build(cfg.model)
+    msg = str(err.value)
+    assert msg == f"Unknown key 'bg_thres' in TCL test_cfg (did you mean 'bg_thresh'?); known keys: {known}."
+    assert '\n' not in msg
+    cfg.model.test_cfg.pop('bg_thres')
+    cfg.model.test_cfg.bg_thresh = 0.9
+    assert MODELS.build(cfg.model).bg_thresh == 0.9

@@ -147,3 +147,11 @@ def test_benchmark_protocol_builds_mgca():
     assert model.test_cfg['num_units'] == 36 and model.test_cfg['kp_weight'] == 0.0
     assert model.pamr is None and model.bg_thresh == 0.5
     assert model.vocabulary.has_background and len(model.vocabulary.names) == 20
+
+
+def test_test_cfg_keys_are_the_bases_plus_mgcas():
+    import pytest
+    model = _tiny(test_cfg=dict(mode='whole', num_units=16, temperature=0.05, bg_thresh=0.3))
+    assert model.test_cfg['temperature'] == 0.05 and model.bg_thresh == 0.3
+    with pytest.raises(ValueError, match=r"Unknown key 'num_unit' in MGCA test_cfg \(did you mean 'num_units'\?\)"):
+        _tiny(test_cfg=dict(mode='whole', num_unit=16))

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmseg.registry import MODELS
 
-from mmseg_code.models.segmentors.base import TextSupervisedSegmentor
+from mmseg_code.models.segmentors.base import DEFAULT_TEST_CFG, TextSupervisedSegmentor
 from mmseg_code.models.vocab import reduce_synonyms
 
 MGCA_TEST_CFG = dict(num_units=36, temperature=0.07, kp_weight=0.0, pamr=False)
@@ -47,14 +47,15 @@ class MGCA(TextSupervisedSegmentor):
         **kwargs: :class:`TextSupervisedSegmentor` arguments (vocabulary, background, templates, …).
     """
 
+    default_test_cfg = dict(DEFAULT_TEST_CFG, **MGCA_TEST_CFG)
+
     def __init__(self,
                  clip: dict,
                  image_segmenter: dict = dict(type='MGCADecoder'),
                  loss_mgca: dict = dict(type='MGCALoss'),
                  test_cfg: Optional[dict] = None,
                  **kwargs) -> None:
-        cfg = dict(MGCA_TEST_CFG)
-        cfg.update(test_cfg or {})
+        cfg = dict(test_cfg or {})
         if cfg.get('kp_weight', 0):
             print_log(f'MGCA has no KP branch: test_cfg.kp_weight={cfg["kp_weight"]} is ignored (set to 0).',
                       logger='current')
@@ -62,8 +63,9 @@ class MGCA(TextSupervisedSegmentor):
         super().__init__(clip=clip, image_segmenter=image_segmenter, test_cfg=cfg, **kwargs)
         self.loss_mgca = MODELS.build(loss_mgca)
         self.semantic_unit = None
-        if cfg['num_units']:
-            self.semantic_unit = MODELS.build(dict(type='MGCASemanticUnit', num_units=cfg['num_units']))
+        num_units = self.test_cfg['num_units']
+        if num_units:
+            self.semantic_unit = MODELS.build(dict(type='MGCASemanticUnit', num_units=num_units))
 
     # ------------------------------------------------------------------ features
     def dense_features(self, inputs: torch.Tensor, normalize: bool = True, return_tokens: bool = False):
