@@ -28,6 +28,7 @@ import os
 import os.path as osp
 from typing import Optional, Sequence, Union
 
+import mmcv
 import numpy as np
 from mmengine.config import Config
 from mmengine.dataset import Compose
@@ -35,6 +36,7 @@ from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_mod
 from mmseg.apis import MMSegInferencer
 from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
+from PIL import Image
 
 from .visualization import draw_overlay
 
@@ -132,6 +134,29 @@ def init_segmentor(config: Union[str, Config, dict], checkpoint: Optional[str] =
     return model
 
 
+def _to_bgr(img: np.ndarray) -> np.ndarray:
+    if img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 1):
+        return np.ascontiguousarray(np.repeat(img.reshape(img.shape[0], img.shape[1], 1), 3, axis=2))
+    if img.ndim == 3 and img.shape[2] == 4:
+        return np.ascontiguousarray(img[..., :3])
+    if img.ndim == 3 and img.shape[2] == 3:
+        return img
+    raise ValueError(f'An image array must be H×W, H×W×1, H×W×3 (BGR) or H×W×4 (BGRA), got shape {img.shape}.')
+
+
+def _output_names(inputs: Sequence) -> list:
+    """Output file stems of one call's inputs: a path's file name without extension, else the input's index in the
+    call (``00000000``); a stem seen earlier in the call gets ``_<index>`` appended."""
+    names, seen = [], set()
+    for i, x in enumerate(inputs):
+        name = osp.splitext(osp.basename(x))[0] if isinstance(x, str) and x else f'{i:08d}'
+        if name in seen:
+            name = f'{name}_{i}'
+        seen.add(name)
+        names.append(name)
+    return names
+
+
 class OVSegInferencer(MMSegInferencer):
     """``MMSegInferencer`` for open-vocabulary segmentors: any vocabulary, automatic palette, legend overlays.
 
@@ -149,7 +174,9 @@ class OVSegInferencer(MMSegInferencer):
         scope: registry scope ('mmseg').
 
     Call it like ``MMSegInferencer``: ``inferencer(imgs, out_dir='out')`` returns ``{'predictions',
-    'visualization'}`` and writes ``out/vis/<name>`` (overlay + legend) and ``out/pred/*.png`` (label maps).
+    'visualization'}`` and writes ``out/vis/<stem>.png`` (overlay + legend) and ``out/pred/<stem>.png`` (label
+    map), ``<stem>`` being the input file's name without extension, or for an array its index in the call
+    (``00000000``, ...). Images may be paths or arrays (BGR ``H×W×3``, BGRA, or grey ``H×W``).
     ``inferencer.set_vocabulary(...)`` switches the vocabulary between calls.
     """
 
@@ -186,11 +213,42 @@ class OVSegInferencer(MMSegInferencer):
         cfg = copy.deepcopy(cfg)
         return super()._init_pipeline(cfg)
 
+    def _inputs_to_list(self, inputs) -> list:
+        """mmseg's input list, arrays made 3-channel BGR (grey ``H×W`` / ``H×W×1`` replicated, BGRA's alpha
+        dropped), so that the model and the overlay see the same image."""
+        return [_to_bgr(x) if isinstance(x, np.ndarray) else x for x in super()._inputs_to_list(inputs)]
+
     def visualize(self, inputs: list, preds: list, return_vis: bool = False, show: bool = False,
                   wait_time: int = 0, img_out_dir: str = '', opacity: float = 0.5,
                   with_labels: Optional[bool] = True):
-        return super().visualize(inputs, preds, return_vis=return_vis, show=show, wait_time=wait_time,
-                                 img_out_dir=img_out_dir, opacity=opacity, with_labels=with_labels)
+        """Overlays + legend (``SegLegendVisualizer``), written as ``<img_out_dir>/<stem>.png``."""
+        if not show and img_out_dir == '' and not return_vis:
+            return None
+        self.visualizer.set_dataset_meta(**self.model.dataset_meta)
+        self.visualizer.alpha = opacity
+        results = []
+        for name, single_input, pred in zip(_output_names(inputs), inputs, preds):
+            if isinstance(single_input, str):
+                img = mmcv.imread(single_input, channel_order='rgb')
+            else:
+                img = single_input[..., ::-1].copy()                  # BGR (as mmcv reads) → RGB
+            out_file = osp.join(img_out_dir, name + '.png') if img_out_dir else None
+            self.visualizer.add_datasample(name, img, pred, show=show, wait_time=wait_time, draw_gt=False,
+                                           draw_pred=True, out_file=out_file, with_labels=with_labels)
+            if return_vis:
+                results.append(self.visualizer.get_image())
+        return results if return_vis else None
+
+    def postprocess(self, preds: list, visualization, return_datasample: bool = False, pred_out_dir: str = ''):
+        """mmseg's results; label maps written as ``<pred_out_dir>/<stem>.png``."""
+        results = super().postprocess(preds, visualization, return_datasample, pred_out_dir='')
+        if pred_out_dir and not return_datasample:
+            os.makedirs(pred_out_dir, exist_ok=True)
+            names = _output_names([p.metainfo.get('img_path') for p in preds])
+            for name, pred in zip(names, preds):
+                label = pred.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
+                Image.fromarray(label).save(osp.join(pred_out_dir, name + '.png'))
+        return results
 
     def overlay(self, image: np.ndarray, sem_seg: np.ndarray, alpha: float = 0.5,
                 side_by_side: bool = False) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 import torch
+from mmengine.structures import PixelData
 from mmseg.registry import VISUALIZERS
 from mmseg.visualization import SegLocalVisualizer
 
@@ -170,9 +171,13 @@ class SegLegendVisualizer(SegLocalVisualizer):
 
     def _draw_sem_seg(self, image: np.ndarray, sem_seg, classes: Optional[list], palette: Optional[list],
                       with_labels: Optional[bool] = True) -> np.ndarray:
-        drawn = super()._draw_sem_seg(image, sem_seg, classes, palette, bool(with_labels and self.with_region_labels))
         data = sem_seg.cpu().data
-        labels = np.unique(data.numpy() if torch.is_tensor(data) else np.asarray(data))
+        data = data.numpy() if torch.is_tensor(data) else np.asarray(data)
+        # numpy labels: mmseg indexes its colour mask with ``sem_seg[0] == label``, which for a 1-element tensor is
+        # the integer 0/1 (IndexError on a 1×1 image), not a boolean mask
+        sem_seg = PixelData(data=data)
+        drawn = super()._draw_sem_seg(image, sem_seg, classes, palette, bool(with_labels and self.with_region_labels))
+        labels = np.unique(data)
         panel = legend_panel(drawn.shape[0], [lb for lb in labels if lb < len(classes)], classes, palette)
         out = np.concatenate([drawn, panel], axis=1)
         self.set_image(out)

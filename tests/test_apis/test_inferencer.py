@@ -180,3 +180,31 @@ def test_benchmark_vocabulary_keeps_the_dataset_palette(bench, dataset):
     root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     seg = init_segmentor(tiny_cfg(), vocabulary=osp.join(root, 'configs', 'vocab', f'{bench}.txt'), device='cpu')
     assert seg.dataset_meta['palette'] == [list(c) for c in DATASETS.get(dataset).METAINFO['palette']]
+
+
+def test_outputs_named_after_the_inputs_and_odd_arrays(tmp_path):
+    """Label maps and overlays are named after the input file's stem (arrays: their index in the call), not a counter
+    running across calls; a 1×1 image and a 2-D (grey) array are segmented and drawn (IndexError before)."""
+    torch.manual_seed(0)
+    inf = OVSegInferencer(tiny_cfg(), vocabulary='cat, dog', background=True, device='cpu')
+    paths = []
+    for name, colour in (('first', 'red'), ('second', 'green')):
+        paths.append(str(tmp_path / f'{name}.jpg'))
+        Image.fromarray(solid(colour)[..., ::-1]).save(paths[-1])
+    out = tmp_path / 'out'
+    res = inf(paths, out_dir=str(out))
+    for name, pred in zip(('first', 'second'), res['predictions']):
+        assert np.array_equal(np.array(Image.open(out / 'pred' / f'{name}.png')), pred)
+        assert Image.open(out / 'vis' / f'{name}.png').size[1] == 32
+    grey = np.full((20, 30), 128, np.uint8)
+    tiny = np.full((1, 1, 3), 200, np.uint8)
+    for _ in range(2):                                    # a second call reuses the per-call names
+        res = inf([grey, tiny], out_dir=str(out))
+        assert res['predictions'][0].shape == (20, 30) and res['predictions'][1].shape == (1, 1)
+    assert sorted(p.name for p in (out / 'pred').iterdir()) == ['00000000.png', '00000001.png', 'first.png',
+                                                              'second.png']
+    assert np.array_equal(np.array(Image.open(out / 'pred' / '00000001.png')), res['predictions'][1])
+    drawn = np.array(Image.open(out / 'vis' / '00000000.png'))
+    assert drawn.shape[0] == 20 and drawn.shape[1] > 30                   # overlay + legend
+    res = inf(grey, return_vis=True)                      # drawn without writing
+    assert res['visualization'].shape[0] == 20 and res['visualization'].shape[2] == 3
