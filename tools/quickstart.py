@@ -197,36 +197,35 @@ def plot_losses(work_dir: str, out_png: str, title: str) -> str | None:
     return out_png
 
 
-def draw_overlays(seg_root: str, pred_dir: str, out_png: str, num: int = 4) -> list[str]:
-    """One PNG: for the first ``num`` benchmark images, image | ground truth | prediction (overlaid, VOC colours)."""
+def draw_overlays(seg_root: str, pred_dir: str, out_png: str, num: int = 4, zoom: int = 3) -> list[str]:
+    """One PNG: for the first ``num`` benchmark images (enlarged ``zoom`` times), a row image | ground truth |
+    prediction, each label map overlaid in the benchmark's colours, and a legend of the classes present
+    (``mmseg_code.apis.visualization.draw_overlay``)."""
     import numpy as np
     from PIL import Image
+
+    from mmseg_code.apis.visualization import class_palette, draw_overlay
     names = [ln.strip() for ln in open(osp.join(seg_root, 'ImageSets', 'Segmentation', 'val.txt')) if ln.strip()]
+    with open(osp.join(seg_root, 'class_names.txt')) as f:
+        classes = [ln.strip() for ln in f if ln.strip()]
+    palette = class_palette(classes)
     rows = []
-    palette = np.array([[0, 0, 0], [220, 60, 60], [60, 200, 60], [230, 200, 40], [60, 90, 230], [200, 60, 200],
-                        [60, 200, 200], [240, 140, 30], [150, 150, 150], [120, 60, 20], [255, 255, 255],
-                        [100, 0, 150]], np.uint8)
     for name in names[:num]:
         pred_path = osp.join(pred_dir, name + '.png')
         if not osp.isfile(pred_path):
             continue
-        img = np.array(Image.open(osp.join(seg_root, 'JPEGImages', name + '.jpg')).convert('RGB'))
-        gt = np.array(Image.open(osp.join(seg_root, 'SegmentationClass', name + '.png')))
-        pred = np.array(Image.open(pred_path))
-        if pred.shape != gt.shape:
-            pred = np.array(Image.fromarray(pred).resize(gt.shape[::-1], Image.NEAREST))
-
-        def blend(lbl):
-            col = palette[np.clip(lbl, 0, len(palette) - 1)]
-            return np.where((lbl > 0)[..., None], (0.35 * img + 0.65 * col), 0.6 * img).astype(np.uint8)
-
-        sep = np.full((img.shape[0], 2, 3), 255, np.uint8)
-        rows.append(np.concatenate([img, sep, blend(gt), sep, blend(pred)], 1))
+        img = Image.open(osp.join(seg_root, 'JPEGImages', name + '.jpg')).convert('RGB')
+        gt = Image.open(osp.join(seg_root, 'SegmentationClass', name + '.png'))
+        pred = Image.open(pred_path)
+        size = (img.width * zoom, img.height * zoom)
+        img, gt, pred = (np.array(im.resize(size, Image.NEAREST)) for im in (img, gt, pred))
+        rows.append(draw_overlay(img, [gt, pred], classes, palette, side_by_side=True))
     if not rows:
         return []
-    grid = np.concatenate([np.concatenate([r, np.full((2, r.shape[1], 3), 255, np.uint8)], 0) for r in rows], 0)
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 2), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
     os.makedirs(osp.dirname(out_png), exist_ok=True)
-    Image.fromarray(grid).resize((grid.shape[1] * 3, grid.shape[0] * 3), Image.NEAREST).save(out_png)
+    Image.fromarray(np.concatenate(rows, 0)).save(out_png)
     return [out_png]
 
 
@@ -320,7 +319,7 @@ def main(argv=None) -> int:
         print(f'{name} log:{"":<{6 - len(name)}}{o.get("train_log")}  (MMEngine run dirs under {osp.join(work, name.lower())})')
         print(f'{name} curve:{"":<{4 - len(name)}}{o.get("curve")}')
     ov = [p for o in outputs.values() for p in o.get('overlays', [])]
-    print(f'overlays:      ' + ', '.join(ov) + '  (rows: image | ground truth | prediction)')
+    print(f'overlays:      ' + ', '.join(ov) + '  (rows: image | ground truth | prediction | legend)')
     summary = dict(results=results, outputs=outputs, wall_s=round(time.time() - t_start, 1), smoke=args.smoke,
                    clip=clip_abs, threads=args.threads)
     with open(osp.join(work, 'summary.json'), 'w') as f:

@@ -4,9 +4,11 @@ pair, as in the CoDe paper's Fig. 1 / Fig. 4.
     python tools/visualize_code.py CONFIG CHECKPOINT IMAGE --caption "a dog chasing a ball on the grass" \
         [--nouns dog ball grass] [--out code_vis.png] [--size 448] [--pamr]
 
-Top row: the image, then one panel per noun with its region mask M_v = σ(w·cos(V^s, n_j) + b) (n_j: the noun's
-KgCoOp-prompted embedding, as in training; TCL models use the template ensemble). Bottom: the caption's tokens, one
-line per noun, each token shaded by its word mask M_t (Eq. 3, softmax over "no noun" + the J nouns; CoDe models only).
+Top row: the image with each pixel coloured by its noun (argmax of the region masks, none where all are ≤ 0.5) and a
+legend, then one panel per noun with its region mask M_v = σ(w·cos(V^s, n_j) + b) (n_j: the noun's KgCoOp-prompted
+embedding, as in training; TCL models use the template ensemble). Bottom: the caption's tokens, one line per noun, each
+token shaded in the noun's colour by its word mask M_t (Eq. 3, softmax over "no noun" + the J nouns; CoDe models
+only).
 Without ``--nouns`` the nouns are tagged from the caption (the plugin's tagger). ``CHECKPOINT`` may be ``none``.
 """
 from __future__ import annotations
@@ -95,6 +97,20 @@ def code_masks(model, image_bgr: np.ndarray, caption: str, nouns: Sequence[str],
     return dict(image=rgb, region=region, words=words, tokens=tokens, nouns=list(nouns))
 
 
+def region_overlay(result: dict, threshold: float = 0.5) -> tuple[np.ndarray, list, list]:
+    """The nouns' region masks as one labelled overlay with a legend (the project's renderer, ``draw_overlay``).
+
+    Label of a pixel: 1 + the noun of the largest mask, 0 ("none") where every mask is ≤ ``threshold``. Returns the
+    drawing, the class names (``'none'`` + nouns) and their palette.
+    """
+    from mmseg_code.apis.visualization import auto_palette, draw_overlay
+    region = result['region']
+    labels = np.where(region.max(0) > threshold, region.argmax(0) + 1, 0).astype(np.uint8)
+    classes = ['none'] + list(result['nouns'])
+    palette = [[0, 0, 0]] + auto_palette(result['nouns'])
+    return draw_overlay(result['image'], labels, classes, palette), classes, palette
+
+
 def render(result: dict, out: str, title: Optional[str] = None) -> str:
     """Fig. 1/4-style PNG: image + per-noun region heatmaps; caption tokens shaded by each noun's word mask."""
     import matplotlib
@@ -105,15 +121,16 @@ def render(result: dict, out: str, title: Optional[str] = None) -> str:
     j = len(nouns)
     n_rows = 2 if words is not None else 1
     fig = plt.figure(figsize=(3 * (j + 1), 3 * n_rows + 0.3 * j))
-    cmap = plt.get_cmap('tab10')
+    overlay, _, palette = region_overlay(result)
     for k in range(j + 1):
         ax = fig.add_subplot(n_rows, j + 1, k + 1)
-        ax.imshow(result['image'])
         if k:
+            ax.imshow(result['image'])
             ax.imshow(region[k - 1], cmap='jet', alpha=0.5, vmin=0, vmax=1)
             ax.set_title(f'"{nouns[k - 1]}"  (mean {region[k - 1].mean():.2f})', fontsize=9)
         else:
-            ax.set_title('image', fontsize=9)
+            ax.imshow(overlay)
+            ax.set_title('nouns (argmax of the region masks)', fontsize=9)
         ax.axis('off')
     if words is not None:
         ax = fig.add_subplot(n_rows, 1, 2)
@@ -124,7 +141,7 @@ def render(result: dict, out: str, title: Optional[str] = None) -> str:
             y = j - r - 0.5
             ax.text(0.0, y, f'{nouns[r]}:', fontsize=9, ha='left', va='center', weight='bold')
             x = 0.12
-            colour = cmap(r % 10)
+            colour = tuple(c / 255.0 for c in palette[r + 1])
             for t, tok in enumerate(tokens):
                 v = float(words[r, t])
                 ax.text(x, y, tok, fontsize=9, ha='left', va='center',

@@ -4,8 +4,8 @@
         --config projects/tseg/configs/tseg_vits16-bert-small_4xb8-120k_phrasecut-384x384.py --checkpoint CKPT
         [--out tseg_demo.png] [--device cpu] [--cfg-options k=v ...]
 
-Writes ``--out`` (the image with one coloured mask per expression) and prints, per expression, its image-level
-confidence σ(z) and mask area.
+Writes ``--out`` (the image with one coloured, outlined mask per expression and a legend of the expressions) and
+prints, per expression, its image-level confidence σ(z) and mask area.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     inferencer = TSEGInferencer(a.config, weights=a.checkpoint, device=a.device, cfg_options=a.cfg_options)
     img = mmcv.imread(a.image)
     res = inferencer(img, a.expr)
-    Image.fromarray(inferencer.overlay(img[..., ::-1], res['masks'], a.opacity)).save(a.out)
+    Image.fromarray(inferencer.overlay(img[..., ::-1], res['masks'], a.opacity, res['expressions'])).save(a.out)
     for e, s, m in zip(res['expressions'], res['scores'], res['masks']):
         print(f'{e!r}: confidence {s:.3f}, area {100.0 * m.mean():.1f}%')
     print(f'wrote {a.out}')
