@@ -119,7 +119,7 @@ def parse_vocabulary(classes: ClassSpec) -> list[list[str]]:
     else:
         raise ValueError(f'A vocabulary is a string, a list or a .txt file, got {type(classes).__name__}.')
     if not out:
-        raise ValueError(f'The vocabulary {classes!r} is empty: give at least one class name.')
+        raise ValueError(f'The vocabulary is empty ({classes!r}): give at least one class name.')
     return out
 
 
