@@ -113,7 +113,7 @@ def test_mmseg_inferencer_and_inference_model_on_plugin_config(tmp_path):
     Image.fromarray(solid('red')[..., ::-1]).save(img)
     out = inference_model(seg2, str(img))
     assert out.pred_sem_seg.data.shape == (1, 32, 48)
-    assert seg2.dataset_meta['classes'] == ['background', 'cat', 'dog']
+    assert seg2.dataset_meta['classes'] == ('background', 'cat', 'dog')          # a tuple, as mmseg's METAINFO
 
 
 def test_vocabulary_from_checkpoint_meta_when_none_given(tmp_path):
@@ -156,10 +156,10 @@ def test_stock_mmseg_apis_draw_a_config_vocabulary(tmp_path):
     assert res['predictions'].shape == (32, 48)
     drawn = np.array(Image.open(tmp_path / 'out' / 'vis' / 'photo.jpg'))
     assert drawn.shape[:2] == (32, 48)
-    assert inf.model.dataset_meta['classes'] == ['cat', 'dog', 'grass'] and inf.model.dataset_meta['palette'] == expected
+    assert inf.model.dataset_meta['classes'] == ('cat', 'dog', 'grass') and inf.model.dataset_meta['palette'] == expected
 
     model = init_model(cfg_path, device='cpu')
-    assert model.dataset_meta == dict(classes=['cat', 'dog', 'grass'], palette=expected)
+    assert model.dataset_meta == dict(classes=('cat', 'dog', 'grass'), palette=expected)
     result = inference_model(model, str(img))
     out = tmp_path / 'pyplot.png'
     vis = show_result_pyplot(model, str(img), result, show=False, out_file=str(out), with_labels=False)

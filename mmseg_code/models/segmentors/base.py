@@ -135,8 +135,8 @@ class TextSupervisedSegmentor(BaseSegmentor):
             return None
         meta = dict(self._dataset_meta or {})
         if self.vocabulary is not None:
-            classes = list(self.vocabulary.class_names)
-            if list(meta.get('classes') or ()) != classes:
+            classes = tuple(self.vocabulary.class_names)          # a tuple, as mmseg's dataset METAINFO
+            if tuple(meta.get('classes') or ()) != classes:
                 meta['classes'] = classes
                 meta.pop('palette', None)  # a palette of other classes would not match
         classes = meta.get('classes')
