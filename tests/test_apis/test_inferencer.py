@@ -156,7 +156,8 @@ def test_stock_mmseg_apis_draw_a_config_vocabulary(tmp_path):
     assert res['predictions'].shape == (32, 48)
     drawn = np.array(Image.open(tmp_path / 'out' / 'vis' / 'photo.jpg'))
     assert drawn.shape[:2] == (32, 48)
-    assert inf.model.dataset_meta['classes'] == ('cat', 'dog', 'grass') and inf.model.dataset_meta['palette'] == expected
+    meta = inf.model.dataset_meta
+    assert meta['classes'] == ('cat', 'dog', 'grass') and meta['palette'] == expected
 
     model = init_model(cfg_path, device='cpu')
     assert model.dataset_meta == dict(classes=('cat', 'dog', 'grass'), palette=expected)
