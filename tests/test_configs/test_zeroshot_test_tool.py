@@ -37,7 +37,8 @@ def test_zeroshot_configs_build_with_tiny_clip(method):
         assert len(model.vocabulary) == n, path
 
 
-@pytest.mark.parametrize('method', ['code', 'tcl'])
+# ~25 s each on an idle core; TCL's (same protocol, other model base) only with -m slow
+@pytest.mark.parametrize('method', ['code', pytest.param('tcl', marks=pytest.mark.slow)])
 def test_test_tool_on_zeroshot_config(tmp_path, method):
     voc = make_voc(tmp_path / 'data')
     env = dict(os.environ, CUDA_VISIBLE_DEVICES='', PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
