@@ -19,7 +19,8 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     try:
         cfg = Config.fromfile(path, import_custom_modules=False)
     except SyntaxError as e:
-        raise UserError(error_message(e)) from None
+        where = f' (line {e.lineno})' if e.lineno and 'line ' not in str(e.msg) else ''
+        raise UserError(f'config {path} has a syntax error: {e.msg}{where}') from None
     except FileNotFoundError as e:
         raise UserError(f'config {path}: {error_message(e)}') from None
     _import_custom_modules(cfg, path)

@@ -197,7 +197,7 @@ def is_user_error(exc: BaseException) -> bool:
     if isinstance(exc, KeyError) and ' is not in the ' in msg and ' registry' in msg:
         return True  # mmengine: `type` names nothing registered
     if isinstance(exc, SyntaxError) and msg.startswith('There are syntax errors in config file'):
-        return True
+        return True  # mmengine's own check of a config (load_config reports the others)
     return isinstance(exc, ValueError) and _raised_in(exc) in _VALIDATING_MODULES
 
 
@@ -218,6 +218,6 @@ def run_tool(main: Callable[[Optional[Sequence[str]]], Optional[int]], argv: Opt
     except Exception as exc:  # noqa: BLE001 (sorted below: user errors get one line, the rest re-raised)
         if debug_requested(argv) or not is_user_error(exc):
             raise
-        prog = osp.basename(sys.argv[0]) if argv is None and sys.argv and sys.argv[0] else 'error'
+        prog = osp.basename(sys.argv[0]) if sys.argv and sys.argv[0] else 'mmseg-code'
         print(f'{prog}: error: {error_message(exc)}', file=sys.stderr, flush=True)
         return EXIT_USER_ERROR
