@@ -8,8 +8,8 @@ or a misspelt argument fails in about a second::
     config = tool.resolve_path(args.config, ROOT, 'config')
 
 * **Paths.** A config, checkpoint or other input given relative is looked up in the current directory first, then
-  in the repository (the checkout holding ``tools/`` and ``configs/``), so the README's commands, written from the
-  repository root, work verbatim from any directory. Outputs stay relative to the current directory.
+  in the repository (the checkout holding ``tools/``, ``configs/`` and ``mmseg_code/``), so the README's commands,
+  written from the repository root, work verbatim from any directory. Outputs stay relative to the current directory.
 * **Errors.** :func:`run_tool` runs a tool's ``main``: bad user input ends with one line on stderr
   (``<tool>: error: ...``) and exit status 2, with no traceback; ``--debug`` (every tool has it) or
   ``MMSEG_CODE_DEBUG=1`` shows the traceback. User input errors are :class:`UserError` (and its subclasses in the
@@ -36,12 +36,13 @@ class UserError(Exception):
     """Bad user input (argument, path, config value): the message is one line saying what is wrong and what to do."""
 
 
-# ------------------------------------------------------------------------------------------------------------ repository
+# ----------------------------------------------------------------------------------------------------------- repository
 def find_repo_root(start: str) -> Optional[str]:
-    """The nearest directory at or above ``start`` that holds ``tools/`` and ``configs/`` (None if there is none)."""
+    """The nearest directory at or above ``start`` holding ``tools/``, ``configs/`` and ``mmseg_code/`` (the checkout;
+    ``projects/tseg`` has the first two too); None if there is none."""
     path = osp.abspath(start if osp.isdir(start) else osp.dirname(start))
     while True:
-        if osp.isdir(osp.join(path, 'tools')) and osp.isdir(osp.join(path, 'configs')):
+        if all(osp.isdir(osp.join(path, d)) for d in ('tools', 'configs', 'mmseg_code')):
             return path
         parent = osp.dirname(path)
         if parent == path:
@@ -54,7 +55,8 @@ def setup_repo(tool_file: str) -> str:
     imports from any working directory) and return its path."""
     root = find_repo_root(tool_file)
     if root is None:
-        raise RuntimeError(f'{tool_file} is not inside a checkout of mmseg-code (no tools/ and configs/ above it)')
+        raise RuntimeError(f'{tool_file} is not inside a checkout of mmseg-code (no tools/, configs/ and mmseg_code/ '
+                           'above it)')
     if root not in sys.path:
         sys.path.append(root)
     return root
@@ -128,14 +130,26 @@ def read_image(path: str, root: Optional[str] = None, what: str = 'image'):
         raise UserError(f'cannot read {what} {path}: {e.strerror}') from None
     if not data:
         raise UserError(f'cannot decode {what}: {path} (empty file)')
-    try:
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    except cv2.error:
-        img = None
+    img = _opencv_decode(cv2, np.frombuffer(data, np.uint8))
     reason = _pillow_decode_error(io.BytesIO(data))
     if img is None or (reason is not None and 'truncated' in reason.lower()):
         raise UserError(f'cannot decode {what}: {path} ({reason or "OpenCV cannot decode this file"})')
     return img
+
+
+def _opencv_decode(cv2, buf):
+    """``cv2.imdecode(buf, IMREAD_COLOR)`` (what ``mmcv.imread`` does) without OpenCV's own log lines on stderr."""
+    log = getattr(getattr(cv2, 'utils', None), 'logging', None)
+    level = log.getLogLevel() if log is not None else None
+    if log is not None:
+        log.setLogLevel(log.LOG_LEVEL_SILENT)
+    try:
+        return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    except cv2.error:
+        return None
+    finally:
+        if log is not None:
+            log.setLogLevel(level)
 
 
 def _pillow_decode_error(stream) -> Optional[str]:
@@ -151,7 +165,7 @@ def _pillow_decode_error(stream) -> Optional[str]:
     return None
 
 
-# ---------------------------------------------------------------------------------------------------------------- errors
+# --------------------------------------------------------------------------------------------------------------- errors
 def add_debug_arg(parser) -> None:
     parser.add_argument('--debug', action='store_true',
                         help=f'show the full traceback of an error (also: {DEBUG_ENV}=1)')

@@ -19,6 +19,8 @@ def _jpeg(path, h=40, w=56):
 
 def test_repo_root_and_paths_from_any_directory(tmp_path, monkeypatch):
     assert tool.find_repo_root(osp.join(ROOT, 'tools', 'train.py')) == ROOT
+    # projects/tseg holds tools/ and configs/ too: the checkout is the one with the package
+    assert tool.find_repo_root(osp.join(ROOT, 'projects', 'tseg', 'demo', 'tseg_demo.py')) == ROOT
     monkeypatch.chdir(tmp_path)
     # a README path (written from the repository root) resolves against the repository from elsewhere
     assert tool.resolve_path('configs/code/code_tiny.py', ROOT, 'config') == osp.join(ROOT, 'configs/code/code_tiny.py')
