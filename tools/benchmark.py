@@ -173,9 +173,10 @@ def build_run_config(model_cfg: Config, bcfg: Config, info: dict, root: str, pam
     cfg.work_dir = work_dir
     cfg.experiment_name = f'{info["name"]}_{"pamr" if pamr else "nopamr"}_{time.strftime("%Y%m%d_%H%M%S")}'
     if cfg_options:
-        from mmseg_code.utils.cfg_options import check_cfg_options
+        from mmseg_code.utils.cfg_options import check_cfg_options, check_merged_options
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
+        check_merged_options(cfg, cfg_options)
     return cfg
 
 

@@ -22,6 +22,10 @@ For each ``a.b.c=v``, the path is walked in the config as loaded (before merging
   **Free-form dicts** — any other dict without a ``type`` (``env_cfg``, ``data_prefix``, ``model.train_cfg``, a
   ``test_cfg`` whose class lists no keys, ...) — accept any key: nothing says which keys their reader takes.
   A list index must exist.
+
+After merging (:func:`check_merged_options`), a class with a ``check_<arg>(value)`` class/static method (e.g. a
+segmentor's ``check_test_cfg``) validates each dict argument an option changed, so a value the model would reject
+fails before the run starts; its ``ValueError`` becomes one line naming the option.
 """
 from __future__ import annotations
 
@@ -43,6 +47,27 @@ def check_cfg_options(cfg, options: Optional[dict]) -> None:
     """Raise :class:`UserError` (one line) for the first option of ``options`` that ``cfg`` would not accept."""
     for key, value in (options or {}).items():
         _check_option(cfg, str(key), value)
+
+
+def check_merged_options(cfg, options: Optional[dict]) -> None:
+    """Run the ``check_<arg>`` validators of the classes whose dict arguments ``options`` changed (merged ``cfg``)."""
+    for key in (options or {}):
+        parts = str(key).split('.')
+        node: Any = cfg._cfg_dict if hasattr(cfg, '_cfg_dict') else cfg
+        for part in parts[:-1]:
+            child = (node.get(part) if isinstance(node, dict) else
+                     node[int(part)] if isinstance(node, (list, tuple)) and part.isdigit() else None)
+            if isinstance(node, dict) and 'type' in node and isinstance(child, dict):
+                check = getattr(_type_class(node['type']), f'check_{part}', None)
+                if callable(check):
+                    try:
+                        check(child)
+                    except UserError:
+                        raise
+                    except (ValueError, TypeError, KeyError) as e:
+                        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+                        raise UserError(f'--cfg-options {key}: {msg}') from None
+            node = child
 
 
 # ----------------------------------------------------------------------------------------------------------- lookups

@@ -25,9 +25,10 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         raise UserError(f'config {path}: {error_message(e)}') from None
     _import_custom_modules(cfg, path)
     if cfg_options:
-        from .cfg_options import check_cfg_options
+        from .cfg_options import check_cfg_options, check_merged_options
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
+        check_merged_options(cfg, cfg_options)
     return cfg
 
 

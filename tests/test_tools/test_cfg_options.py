@@ -97,6 +97,11 @@ def test_dict_argument_with_listed_keys():
         def __init__(self, test_cfg=None):
             super().__init__()
 
+        @classmethod
+        def check_test_cfg(cls, test_cfg):
+            if test_cfg.get('mode', 'whole') not in ('whole', 'slide'):
+                raise ValueError(f"test_cfg.mode must be 'whole' or 'slide', got {test_cfg['mode']!r}.")
+
     cfg = Config(dict(model=dict(type='ListedKeysProbe', test_cfg=dict(mode='whole'))))
     msg = _error(cfg, model__test_cfg__pamrr=False)
     assert msg == "--cfg-options model.test_cfg.pamrr: ListedKeysProbe's test_cfg has no key 'pamrr'; did you mean " \
@@ -107,6 +112,17 @@ def test_dict_argument_with_listed_keys():
     bare = Config(dict(model=dict(type='ListedKeysProbe')))
     assert _error(bare, model__test_cfg__pamrr=False).endswith("has no key 'pamrr'; did you mean 'pamr'?")
     check_cfg_options(bare, {'model.test_cfg.pamr': False})
+
+
+def test_value_the_model_rejects_fails_at_load(tmp_path):
+    """After merging, the class's ``check_<arg>`` validates what an option changed: one line, before any build."""
+    test_dict_argument_with_listed_keys()  # registers ListedKeysProbe
+    path = tmp_path / 'probe.py'
+    path.write_text("model = dict(type='ListedKeysProbe', test_cfg=dict(mode='whole'))\n")
+    with pytest.raises(UserError) as e:
+        load_config(str(path), {'model.test_cfg.mode': 'slid'})
+    assert str(e.value) == "--cfg-options model.test_cfg.mode: test_cfg.mode must be 'whole' or 'slide', got 'slid'."
+    assert load_config(str(path), {'model.test_cfg.mode': 'slide'}).model.test_cfg.mode == 'slide'
 
 
 def test_load_config_checks_before_merging(cfg):
