@@ -17,7 +17,11 @@ import argparse
 import importlib.util
 import os.path as osp
 import sys
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
+
+if TYPE_CHECKING:  # imported where used: bad arguments fail before torch is loaded
+    import numpy as np
+    import torch
 
 
 def _tool_helper():

@@ -1,9 +1,10 @@
 """What every command-line tool shares: the repository, paths given from anywhere, and one-line errors.
 
-Standard library only at import time: the tools load this file before the (slow) package import, so that a wrong path
-or a misspelt argument fails in about a second::
+Standard library only at import time: each tool loads this file by path (``_tool_helper()``, a few lines at its top)
+before the package import, which takes seconds, so that a wrong path or a misspelt argument fails in about a second;
+the package's own ``import mmseg_code.utils.tool`` later finds the same module in ``sys.modules``::
 
-    tool = load_tool_helper(__file__)          # the few lines at the top of each tool
+    tool = _tool_helper()
     ROOT = tool.setup_repo(__file__)           # this checkout on sys.path: mmseg_code and projects/* import anywhere
     config = tool.resolve_path(args.config, ROOT, 'config')
 
