@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -31,7 +32,21 @@ import sys
 import threading
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def _tool_helper():
+    """This checkout's ``mmseg_code/utils/tool.py``, loaded without the package import (which takes seconds)."""
+    name = 'mmseg_code.utils.tool'
+    if name not in sys.modules:
+        path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'mmseg_code', 'utils', 'tool.py')
+        spec = importlib.util.spec_from_file_location(name, path)
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+tool = _tool_helper()
+ROOT = tool.setup_repo(__file__)  # the steps run from the repository root, whatever the current directory
 TCL_CFG = 'configs/tcl/tcl_tiny_shapes.py'
 CODE_CFG = 'configs/code/code_tiny_shapes.py'
 CLIP_CKPT = 'checkpoints/shapes_clip.pth'
@@ -43,10 +58,13 @@ SMOKE = dict(num_train=64, num_val=8, iters=4, batch=4)
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description='mmseg-code main job: synthetic data -> shapes CLIP -> TCL and CoDe '
                                             '-> zero-shot mIoU table')
-    p.add_argument('--work-dir', default=None, help='outputs (default work_dirs/quickstart[_smoke])')
+    p.add_argument('--work-dir', default=None,
+                   help='outputs (default: work_dirs/quickstart[_smoke] in the repository; a relative --work-dir is '
+                        'relative to the current directory)')
     p.add_argument('--smoke', action='store_true', help='a few iterations on tiny data (a quick check)')
     p.add_argument('--pretrain', action='store_true', help='re-run the shapes-CLIP pre-training')
-    p.add_argument('--clip', default=CLIP_CKPT, help='shapes CLIP checkpoint to start from')
+    p.add_argument('--clip', default=CLIP_CKPT, help='shapes CLIP checkpoint to start from (relative: the current '
+                                                     'directory, then the repository)')
     p.add_argument('--threads', type=int, default=1,
                    help='CPU threads per job (1: on a shared 2-core machine 2 threads measured ~8x slower per iteration)')
     p.add_argument('--jobs', type=int, default=min(2, os.cpu_count() or 1),
@@ -54,7 +72,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'machine; 1 runs them one after the other)')
     p.add_argument('--iters', type=int, default=None, help='override the training iterations of both methods')
     p.add_argument('--skip-untrained', action='store_true', help='do not evaluate the untrained model')
-    return p.parse_args(argv)
+    tool.add_debug_arg(p)
+    args = p.parse_args(argv)
+    for opt in ('threads', 'jobs', 'iters'):
+        if getattr(args, opt) is not None and getattr(args, opt) < 1:
+            p.error(f'--{opt} must be at least 1, got {getattr(args, opt)}')
+    return args
 
 
 def banner(msg: str) -> None:
@@ -232,9 +255,17 @@ def draw_overlays(seg_root: str, pred_dir: str, out_png: str, num: int = 4, zoom
 def main(argv=None) -> int:
     args = parse_args(argv)
     t_start = time.time()
-    work = args.work_dir or ('work_dirs/quickstart_smoke' if args.smoke else 'work_dirs/quickstart')
-    work = osp.abspath(osp.join(ROOT, work)) if not osp.isabs(work) else work
-    os.makedirs(work, exist_ok=True)
+    if args.work_dir is not None:
+        work = osp.abspath(osp.expanduser(args.work_dir))
+    else:
+        work = osp.join(ROOT, 'work_dirs', 'quickstart_smoke' if args.smoke else 'quickstart')
+    clip = None
+    if not args.pretrain:
+        try:
+            clip = osp.abspath(tool.resolve_path(args.clip, ROOT, '--clip checkpoint'))
+        except tool.UserError as e:
+            raise tool.UserError(f'{e}; run with --pretrain, or see tools/pretrain_clip.py') from None
+    tool.ensure_writable_dir(work)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads),
                PYTHONUNBUFFERED='1')
     py = sys.executable
@@ -248,7 +279,6 @@ def main(argv=None) -> int:
         make_data(data, FULL['num_train'], FULL['num_val'], env)
 
     banner('2/5 shapes CLIP (stands in for the pretrained CLIP a user downloads)')
-    clip = args.clip
     if args.pretrain:
         clip = osp.join(work, 'shapes_clip.pth')
         cmd = [py, 'tools/pretrain_clip.py', '--out', clip]
@@ -256,9 +286,7 @@ def main(argv=None) -> int:
             cmd += ['--data', osp.join(work, 'pretrain_data'), '--num-train', '256', '--steps', '5',
                     '--batch-size', '16', '--num-eval', '20', '--eval-every', '0']
         run(cmd, env)
-    elif not osp.isfile(osp.join(ROOT, clip)):
-        raise SystemExit(f'[quickstart] {clip} not found: run with --pretrain, or see tools/pretrain_clip.py')
-    clip_abs = osp.abspath(osp.join(ROOT, clip))
+    clip_abs = clip
     print(f'[quickstart] CLIP: {clip_abs}', flush=True)
 
     iters = SMOKE['iters'] if args.smoke else args.iters
@@ -330,4 +358,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(tool.run_tool(main))

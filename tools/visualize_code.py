@@ -10,19 +10,35 @@ embedding, as in training; TCL models use the template ensemble). Bottom: the ca
 token shaded in the noun's colour by its word mask M_t (Eq. 3, softmax over "no noun" + the J nouns; CoDe models
 only).
 Without ``--nouns`` the nouns are tagged from the caption (the plugin's tagger). ``CHECKPOINT`` may be ``none``.
+Works from any directory (relative paths not found in the current directory are taken from the repository); bad
+input ends with one line on stderr and exit status 2 before the model is built (``--debug``: the traceback).
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os.path as osp
 import sys
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
-import mmcv
-import numpy as np
-import torch
-import torch.nn.functional as F
+if TYPE_CHECKING:  # imported where used: bad arguments fail before torch is loaded
+    import numpy as np
+    import torch
 
-import mmseg_code  # noqa: F401
+
+def _tool_helper():
+    """This checkout's ``mmseg_code/utils/tool.py``, loaded without the package import (which takes seconds)."""
+    name = 'mmseg_code.utils.tool'
+    if name not in sys.modules:
+        path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'mmseg_code', 'utils', 'tool.py')
+        spec = importlib.util.spec_from_file_location(name, path)
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+tool = _tool_helper()
+ROOT = tool.setup_repo(__file__)  # this checkout's mmseg_code and projects/* (configs' custom_imports), any cwd
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,7 +52,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--size', type=int, default=448, help='short side the image is resized to (448 as evaluation)')
     p.add_argument('--pamr', action='store_true', help='refine the region masks with PAMR')
     p.add_argument('--device', default='cpu')
-    return p.parse_args(argv)
+    tool.add_debug_arg(p)
+    args = p.parse_args(argv)
+    if not args.caption.strip():
+        p.error('--caption is empty')
+    if args.size < 1:
+        p.error(f'--size must be a positive number of pixels, got {args.size}')
+    return args
 
 
 def tag_nouns(caption: str, max_nouns: int = 4) -> list:
@@ -44,7 +66,7 @@ def tag_nouns(caption: str, max_nouns: int = 4) -> list:
     tagger = get_pos_tagger('builtin')
     nouns = list(dict.fromkeys(extract_nouns(tagger(caption))))
     if not nouns:
-        raise ValueError(f'no noun found in {caption!r}: pass --nouns')
+        raise tool.UserError(f'no noun found in {caption!r}: pass --nouns')
     return nouns[:max_nouns]
 
 
@@ -55,6 +77,9 @@ def load_model(config: str, checkpoint: Optional[str], device: str = 'cpu'):
 
 
 def _normalise(model, image_bgr: np.ndarray, size: int) -> tuple[torch.Tensor, np.ndarray]:
+    import mmcv
+    import numpy as np
+    import torch
     h, w = image_bgr.shape[:2]
     scale = size / min(h, w)
     img = mmcv.imresize(image_bgr, (max(1, round(w * scale)), max(1, round(h * scale))))
@@ -63,13 +88,19 @@ def _normalise(model, image_bgr: np.ndarray, size: int) -> tuple[torch.Tensor, n
     return data['inputs'], img[..., ::-1].copy()
 
 
-@torch.no_grad()
 def code_masks(model, image_bgr: np.ndarray, caption: str, nouns: Sequence[str], size: int = 448,
                pamr: bool = False) -> dict:
     """Region masks ``J×H×W`` (at the resized image), word masks ``J×T`` and the caption's T tokens.
 
     Returns ``dict(image=RGB H×W×3, region=J×H×W, words=J×T | None, tokens=[str]*T)``.
     """
+    import torch
+    with torch.no_grad():
+        return _code_masks(model, image_bgr, caption, nouns, size, pamr)
+
+
+def _code_masks(model, image_bgr: np.ndarray, caption: str, nouns: Sequence[str], size: int, pamr: bool) -> dict:
+    import torch.nn.functional as F
     x, rgb = _normalise(model, image_bgr, size)
     x = x.to(next(model.parameters()).device)
     h, w = x.shape[-2:]
@@ -158,11 +189,16 @@ def render(result: dict, out: str, title: Optional[str] = None) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    model = load_model(args.config, args.checkpoint, args.device)
+    config = tool.resolve_path(args.config, ROOT, 'config')
+    checkpoint = tool.resolve_checkpoint(args.checkpoint, ROOT)
+    image = tool.read_image(args.image, ROOT)
+    tool.check_output_file(args.out)
+    import torch
+    if args.device.startswith('cuda') and not torch.cuda.is_available():
+        raise tool.UserError(f'--device {args.device}: no CUDA device is available here; use --device cpu')
+    import mmseg_code  # noqa: F401  (registers the plugin, safe checkpoint loading)
+    model = load_model(config, checkpoint, args.device)
     nouns = args.nouns or tag_nouns(args.caption)
-    image = mmcv.imread(args.image)
-    if image is None:
-        raise FileNotFoundError(args.image)
     result = code_masks(model, image, args.caption, nouns, size=args.size, pamr=args.pamr)
     if result['words'] is None:
         print(f'{type(model).__name__} has no text segmenter: drawing region masks only')
@@ -172,4 +208,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(tool.run_tool(main))

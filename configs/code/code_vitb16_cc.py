@@ -20,6 +20,7 @@ min_lr = 6.25e-7          # 4e-5 * 64 / 4096
 train_dataloader = dict(batch_size=16)   # per GPU, 4 GPUs
 
 optim_wrapper = dict(
+    constructor='SummaryOptimWrapperConstructor',  # log a summary of the parameter groups
     type='OptimWrapper',                 # --amp switches it to AmpOptimWrapper (fp16 autocast + dynamic loss scale)
     optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.05),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0),

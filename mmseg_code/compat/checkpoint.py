@@ -20,6 +20,8 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from ..utils.tool import UserError
+
 
 # ``HistoryBuffer._set_default_statistics`` stores these bound names in every instance's ``__dict__``.
 _HISTORY_BUFFER_METHODS = frozenset({'min', 'max', 'current', 'mean'})
@@ -46,7 +48,7 @@ def _numpy_globals() -> list:
 SAFE_GLOBALS: list = [HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr')] + _numpy_globals()
 
 
-class UnsafeCheckpointError(RuntimeError):
+class UnsafeCheckpointError(UserError, RuntimeError):
     """A checkpoint holds Python objects outside the allow-list of :data:`SAFE_GLOBALS`."""
 
 
@@ -77,7 +79,7 @@ def register_safe_loader() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- strict key matching
-class CheckpointKeyError(RuntimeError):
+class CheckpointKeyError(UserError, RuntimeError):
     """The checkpoint's parameter names do not match the model (one line listing missing and unexpected keys)."""
 
 

@@ -98,17 +98,17 @@ def test_j_zero_and_batch_below_two():
     _one_line(e, 'TCL needs a global batch of at least 2')
 
 
-def test_train_tool_prints_the_config_error(monkeypatch, tmp_path):
+def test_train_tool_prints_the_config_error(tmp_path, capsys):
     sys.path.insert(0, os.path.join(ROOT, 'tools'))
     try:
         import train as train_tool
     finally:
         sys.path.pop(0)
-    monkeypatch.setattr(sys, 'argv', ['train.py', os.path.join(ROOT, 'configs/code/code_tiny.py'), '--work-dir',
-                                      str(tmp_path), '--cfg-options', 'train_dataloader.batch_size=1'])
-    with pytest.raises(SystemExit) as e:
-        train_tool.main()
-    assert str(e.value).startswith('error: CoDe needs a global batch of at least 2') and '\n' not in str(e.value)
+    rc = train_tool.tool.run_tool(train_tool.main, [os.path.join(ROOT, 'configs/code/code_tiny.py'), '--work-dir',
+                                                    str(tmp_path), '--cfg-options', 'train_dataloader.batch_size=1'])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count('\n') == 1
+    assert err.split(': error: ', 1)[1].startswith('CoDe needs a global batch of at least 2')
 
 
 def test_missing_nltk_data_names_the_download_command(monkeypatch, tmp_path):

@@ -55,6 +55,9 @@ def _run(tmp_path, nproc):
     log = train.stdout + train.stderr
     assert train.returncode == 0, log[-4000:]
     assert f'GPU number: {nproc}' in log and 'Iter(train) [4/4]' in log
+    # the optimizer's log is one summary (SummaryOptimWrapperConstructor), not a line per parameter (issue 14)
+    assert 'paramwise_options' not in log and 'is skipped since its requires_grad' not in log
+    assert re.search(r'optimizer AdamW: [0-9,]+ trainable parameters in \d+ tensors, 2 settings; frozen: ', log)
     for key in ('loss_kg', 'loss_seg_txt', 'loss_hcl', 'loss_tcl_img', 'loss_tcl_feat', 'loss_area'):
         values = re.findall(rf'{key}: (\S+)', log)
         assert values and all(v not in ('nan', 'inf') for v in values), key

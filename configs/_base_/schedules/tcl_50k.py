@@ -8,6 +8,7 @@ base_lr = 7.5e-5
 min_lr = 1e-5
 
 optim_wrapper = dict(
+    constructor='SummaryOptimWrapperConstructor',  # log a summary of the parameter groups
     type='OptimWrapper',  # the official fp16 AMP: `tools/train.py --amp` (AmpOptimWrapper, dynamic loss scale)
     optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.05),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0),

@@ -19,6 +19,7 @@ warmup_iters = 2 * iters_per_epoch                 # 5,000
 base_lr = 1e-4
 
 optim_wrapper = dict(
+    constructor='SummaryOptimWrapperConstructor',  # log a summary of the parameter groups
     type='OptimWrapper',                 # `tools/train.py --amp` switches to AmpOptimWrapper
     optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0),
