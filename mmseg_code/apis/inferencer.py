@@ -39,6 +39,7 @@ from mmseg.utils import register_all_modules
 from PIL import Image
 
 from .visualization import draw_overlay
+from ..utils.options import OptionError
 
 VocabularyType = Union[str, Sequence[Union[str, Sequence[str]]]]
 
@@ -96,11 +97,11 @@ def _resolve_meta(model, vocabulary: Optional[VocabularyType], background: Union
     if vocabulary is not None:
         model.set_vocabulary(vocabulary, background)
     if getattr(model, 'vocabulary', None) is None:
-        raise ValueError('No vocabulary: pass vocabulary="cat, dog, ..." (or set model.vocabulary in the config).')
+        raise OptionError('No vocabulary: pass vocabulary="cat, dog, ..." (or set model.vocabulary in the config).')
     meta = model.dataset_meta
     if palette is not None:
         if len(palette) != len(meta['classes']):
-            raise ValueError(f'palette has {len(palette)} colours for {len(meta["classes"])} classes {meta["classes"]}')
+            raise OptionError(f'palette has {len(palette)} colours for {len(meta["classes"])} classes {meta["classes"]}')
         meta['palette'] = [list(map(int, c)) for c in palette]
         model.dataset_meta = meta
     return meta
@@ -141,7 +142,7 @@ def _to_bgr(img: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(img[..., :3])
     if img.ndim == 3 and img.shape[2] == 3:
         return img
-    raise ValueError(f'An image array must be H×W, H×W×1, H×W×3 (BGR) or H×W×4 (BGRA), got shape {img.shape}.')
+    raise OptionError(f'An image array must be H×W, H×W×1, H×W×3 (BGR) or H×W×4 (BGRA), got shape {img.shape}.')
 
 
 def _output_names(inputs: Sequence) -> list:

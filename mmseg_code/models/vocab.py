@@ -37,6 +37,13 @@ from typing import Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 
+from ..utils.options import OptionError
+
+
+class VocabularyError(OptionError):
+    """A vocabulary (or template set) the user gave cannot be used; the message is one line (a ``ValueError``)."""
+
+
 TEMPLATES: dict[str, list[str]] = {
     'none': ['{}'],
     'simple': ['a photo of a {}.'],
@@ -79,11 +86,11 @@ def get_templates(templates: Union[str, Sequence[str]]) -> list[str]:
     """A named template set or an explicit list of ``{}`` templates."""
     if isinstance(templates, str):
         if templates not in TEMPLATES:
-            raise ValueError(f'Unknown template set {templates!r}; known: {sorted(TEMPLATES)}.')
+            raise VocabularyError(f'Unknown template set {templates!r}; known: {sorted(TEMPLATES)}.')
         return list(TEMPLATES[templates])
     templates = list(templates)
     if not templates or any('{}' not in t for t in templates):
-        raise ValueError('Prompt templates must be a non-empty list of strings containing "{}".')
+        raise VocabularyError('Prompt templates must be a non-empty list of strings containing "{}".')
     return templates
 
 
@@ -115,11 +122,11 @@ def parse_vocabulary(classes: ClassSpec) -> list[list[str]]:
             elif isinstance(item, abc.Sequence) and all(isinstance(n, str) for n in item):
                 out.append(list(item))
             else:
-                raise ValueError(f'A vocabulary item must be a class name or a list of synonyms, got {item!r}.')
+                raise VocabularyError(f'A vocabulary item must be a class name or a list of synonyms, got {item!r}.')
     else:
-        raise ValueError(f'A vocabulary is a string, a list or a .txt file, got {type(classes).__name__}.')
+        raise VocabularyError(f'A vocabulary is a string, a list or a .txt file, got {type(classes).__name__}.')
     if not out:
-        raise ValueError(f'The vocabulary is empty ({classes!r}): give at least one class name.')
+        raise VocabularyError(f'The vocabulary is empty ({classes!r}): give at least one class name.')
     return out
 
 
@@ -143,7 +150,7 @@ def check_distinct_tokens(tokenizer, names: Sequence[str]) -> None:
     dups = _duplicates(names, lambda n: tuple(encode(n)))
     if dups:
         shown = '; '.join(' = '.join(repr(n) for n in g) for g in dups)
-        raise ValueError(f'Duplicated class names in the vocabulary (the same for the CLIP tokenizer): {shown}.')
+        raise VocabularyError(f'Duplicated class names in the vocabulary (the same for the CLIP tokenizer): {shown}.')
 
 
 class Vocabulary:
@@ -170,21 +177,21 @@ class Vocabulary:
         elif isinstance(background, bool):
             has_bg = background
         else:
-            raise ValueError(f"background must be 'auto', True or False, got {background!r}.")
+            raise VocabularyError(f"background must be 'auto', True or False, got {background!r}.")
         if has_bg and first_is_bg:
             names = names[1:]
         if not names:
-            raise ValueError('The vocabulary has no foreground class.')
+            raise VocabularyError('The vocabulary has no foreground class.')
         for syns in names:
             if not syns or any(not isinstance(s, str) or not s.strip() for s in syns):
-                raise ValueError(f'Empty class name in the vocabulary: {syns!r}.')
+                raise VocabularyError(f'Empty class name in the vocabulary: {syns!r}.')
         flat = [s for syns in names for s in syns]
         dups = _duplicates(flat, normalise_name)
         if dups:
             shown = '; '.join(' = '.join(repr(n) for n in g) for g in dups)
-            raise ValueError(f'Duplicated class names in the vocabulary (equal up to case and spaces): {shown}.')
+            raise VocabularyError(f'Duplicated class names in the vocabulary (equal up to case and spaces): {shown}.')
         if len(names) + int(has_bg) < 2:
-            raise ValueError('The vocabulary needs at least two output classes (add background=True).')
+            raise VocabularyError('The vocabulary needs at least two output classes (add background=True).')
         self.names = names
         self.has_background = has_bg
         self.class_names = (['background'] if has_bg else []) + [syns[0] for syns in names]
@@ -212,10 +219,10 @@ def check_tokenizable(tokenizer, names: Sequence[str], templates: Sequence[str],
     for name in names:
         shown = repr(name if len(name) <= 60 else name[:57] + '...')
         if not encode(name):
-            raise ValueError(f'Class name {shown} tokenises to nothing.')
+            raise VocabularyError(f'Class name {shown} tokenises to nothing.')
         n = len(encode(longest.format(name))) + 2
         if n > context_length:
-            raise ValueError(f'Class name {shown} is too long: its prompt has {n} tokens > context length '
+            raise VocabularyError(f'Class name {shown} is too long: its prompt has {n} tokens > context length '
                              f'{context_length}.')
 
 

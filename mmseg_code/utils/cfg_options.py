@@ -15,7 +15,7 @@ For each ``a.b.c=v``, the path is walked in the config as loaded (before merging
     the plugin's tools read (:data:`TOP_LEVEL_KEYS`);
   - D is a ``*_dataloader``: ``k`` is an argument of ``torch.utils.data.DataLoader`` (or ``num_batch_per_epoch``);
   - D is a dict argument of a class that lists its keys, as a class attribute ``<ARG>_KEYS`` (names) or
-    ``DEFAULT_<ARG>`` (names and defaults), e.g. a segmentor's ``test_cfg`` or the optim-wrapper constructor's
+    ``DEFAULT_<ARG>`` / ``default_<arg>`` (names and defaults), e.g. a segmentor's ``test_cfg`` or the optim-wrapper constructor's
     ``paramwise_cfg``: ``k`` is one of them (and a value must match the default's kind);
   - D holds only components with a ``type`` (e.g. ``default_hooks``): a new entry brings its own ``type``.
 
@@ -62,9 +62,7 @@ def check_merged_options(cfg, options: Optional[dict]) -> None:
                 if callable(check):
                     try:
                         check(child)
-                    except UserError:
-                        raise
-                    except (ValueError, TypeError, KeyError) as e:
+                    except (UserError, ValueError, TypeError, KeyError) as e:
                         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
                         raise UserError(f'--cfg-options {key}: {msg}') from None
             node = child
@@ -131,7 +129,7 @@ def _listed_keys(owner: Any, arg: str) -> Optional[dict]:
     """Keys (with defaults, or ``_MISSING``) that class ``owner`` lists for its dict argument ``arg``."""
     if owner is None:
         return None
-    for attr in (f'{arg.upper()}_KEYS', f'DEFAULT_{arg.upper()}'):
+    for attr in (f'{arg.upper()}_KEYS', f'DEFAULT_{arg.upper()}', f'default_{arg}'):
         listed = getattr(owner, attr, None)
         if isinstance(listed, dict):
             return dict(listed)

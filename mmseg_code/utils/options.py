@@ -2,9 +2,15 @@
 import difflib
 from typing import Iterable, Mapping
 
+from .tool import UserError
+
+
+class OptionError(UserError, ValueError):
+    """A value or key of a config option the user set is not accepted (one line; a ``ValueError`` too)."""
+
 
 def check_known_keys(given: Mapping, known: Iterable[str], where: str) -> None:
-    """Raise a one-line ``ValueError`` naming the first key of ``given`` not in ``known`` (with the closest known
+    """Raise a one-line :class:`OptionError` naming the first key of ``given`` not in ``known`` (with the closest known
     key, if one is close) and listing the known keys.
 
     Args:
@@ -17,4 +23,4 @@ def check_known_keys(given: Mapping, known: Iterable[str], where: str) -> None:
         if key not in known:
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ''
-            raise ValueError(f"Unknown key '{key}' in {where}{hint}; known keys: {', '.join(known)}.")
+            raise OptionError(f"Unknown key '{key}' in {where}{hint}; known keys: {', '.join(known)}.")

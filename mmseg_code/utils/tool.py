@@ -14,9 +14,9 @@ the package's own ``import mmseg_code.utils.tool`` later finds the same module i
 * **Errors.** :func:`run_tool` runs a tool's ``main``: bad user input ends with one line on stderr
   (``<tool>: error: ...``) and exit status 2, with no traceback; ``--debug`` (every tool has it) or
   ``MMSEG_CODE_DEBUG=1`` shows the traceback. User input errors are :class:`UserError` (and its subclasses in the
-  plugin: ``ConfigError``, ``CheckpointKeyError``, ``UnsafeCheckpointError``), paths that do not exist or cannot be
-  written (``FileNotFoundError``, ``PermissionError``, ...), unknown registry types, and the vocabulary parser's
-  ``ValueError``. Anything else is a bug and keeps its traceback.
+  plugin: ``ConfigError``, ``OptionError``, ``VocabularyError``, ``CheckpointKeyError``, ``UnsafeCheckpointError``),
+  paths that do not exist or cannot be written (``FileNotFoundError``, ``PermissionError``, ...) and unknown registry types.
+  Anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
@@ -28,8 +28,6 @@ from typing import Callable, Optional, Sequence
 DEBUG_ENV = 'MMSEG_CODE_DEBUG'
 EXIT_USER_ERROR = 2  # as argparse's usage errors
 
-# Modules whose ValueError / FileNotFoundError are the validation of what the user typed (vocabulary text, class files).
-_VALIDATING_MODULES = ('mmseg_code.models.vocab', )
 _PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
@@ -197,13 +195,6 @@ def debug_requested(argv: Optional[Sequence[str]] = None) -> bool:
     return '--debug' in argv or os.environ.get(DEBUG_ENV, '').strip().lower() not in ('', '0', 'false', 'no')
 
 
-def _raised_in(exc: BaseException) -> str:
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    return tb.tb_frame.f_globals.get('__name__', '') if tb is not None else ''
-
-
 def is_user_error(exc: BaseException) -> bool:
     """Whether ``exc`` reports bad user input (one line) rather than a bug (traceback)."""
     if isinstance(exc, (UserError, ) + _PATH_ERRORS):
@@ -213,7 +204,7 @@ def is_user_error(exc: BaseException) -> bool:
         return True  # mmengine: `type` names nothing registered
     if isinstance(exc, SyntaxError) and msg.startswith('There are syntax errors in config file'):
         return True  # mmengine's own check of a config (load_config reports the others)
-    return isinstance(exc, ValueError) and _raised_in(exc) in _VALIDATING_MODULES
+    return False
 
 
 def error_message(exc: BaseException) -> str:

@@ -50,6 +50,8 @@ def _error(cfg, **options):
     ('train_dataloader.batch_size', 'abc', "expects a number (now 4), got a string"),
     ('optim_wrapper.optimizer.lr', 'x', 'expects a number (now 0.001), got a string'),
     ('model.image_segmenter.unfreeze_iter', True, 'expects a number (now 20), got true/false'),
+    # issue 14 item 5: the misspelt bg_thresh was ignored (same mIoU as the default); CoDe lists its test_cfg keys
+    ('model.test_cfg.bg_thres', 0.9, "CoDe's test_cfg has no key 'bg_thres'; did you mean 'bg_thresh'?"),
 ])
 def test_misspelt_key_or_wrong_kind_is_one_line(cfg, option, value, message):
     msg = _error(cfg, **{option.replace('.', '__'): value})
@@ -130,3 +132,12 @@ def test_load_config_checks_before_merging(cfg):
         load_config(CODE_TINY, {'train_dataloader.batch_sze': 2})
     merged = load_config(CODE_TINY, {'train_dataloader.batch_size': 2, 'optim_wrapper.optimizer.amsgrad': True})
     assert merged.train_dataloader.batch_size == 2 and merged.optim_wrapper.optimizer.amsgrad is True
+
+
+def test_real_segmentor_test_cfg_value_fails_at_load():
+    """The segmentor's own ``check_test_cfg`` runs on ``--cfg-options`` before anything is built."""
+    with pytest.raises(UserError) as e:
+        load_config(CODE_TINY, {'model.test_cfg.mode': 'slide'})
+    assert str(e.value) == "--cfg-options model.test_cfg.mode: test_cfg.mode='slide' needs crop_size and stride."
+    cfg = load_config(CODE_TINY, {'model.test_cfg.bg_thresh': 0.9})
+    assert cfg.model.test_cfg.bg_thresh == 0.9

@@ -115,7 +115,8 @@ def test_plugin_validation_errors_are_one_line(tmp_path, capsys):
         Vocabulary(['cat', 'dog', 'cat'])
 
     rc, err = _run(vocabulary, [], capsys)
-    assert rc == 2 and "Duplicated class name(s) in the vocabulary: ['cat']" in err and err.count('\n') == 1
+    assert rc == 2 and "Duplicated class names in the vocabulary (equal up to case and spaces): 'cat' = 'cat'" in err \
+        and err.count('\n') == 1
 
     def unknown_type(argv):
         MODELS.build(dict(type='CoDee'))

@@ -34,7 +34,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from ..clip.image_encoder import self_attention_block
-from ...utils.options import check_known_keys
+from ...utils.options import OptionError, check_known_keys
 from ..pamr import PAMR  # noqa: F401  (registers PAMR for test_cfg.pamr_cfg)
 from ..vocab import Vocabulary, check_distinct_tokens, encode_with_templates, get_templates, reduce_synonyms
 
@@ -93,13 +93,7 @@ class TextSupervisedSegmentor(BaseSegmentor):
                                             default_args=dict(image_encoder=self.clip.image_encoder))
         self.templates = get_templates(templates)
         self.train_cfg = train_cfg
-        cfg = dict(self.default_test_cfg)
-        check_known_keys(test_cfg or {}, cfg, f'{type(self).__name__} test_cfg')
-        cfg.update(test_cfg or {})
-        if cfg['mode'] not in ('whole', 'slide'):
-            raise ValueError(f"test_cfg.mode must be 'whole' or 'slide', got {cfg['mode']!r}.")
-        if cfg['mode'] == 'slide' and (cfg['crop_size'] is None or cfg['stride'] is None):
-            raise ValueError("test_cfg.mode='slide' needs crop_size and stride.")
+        cfg = self.check_test_cfg(test_cfg)
         self.test_cfg = cfg
         self.pamr = MODELS.build(cfg['pamr_cfg']) if cfg['pamr'] else None
         self.align_corners = False
@@ -110,6 +104,19 @@ class TextSupervisedSegmentor(BaseSegmentor):
         self._fixed_vocabulary = vocabulary is not None
         if vocabulary is not None:
             self.vocabulary = self._validated_vocabulary(vocabulary, background)
+
+    @classmethod
+    def check_test_cfg(cls, test_cfg: Optional[dict]) -> dict:
+        """``test_cfg`` merged over :attr:`default_test_cfg`, validated: an unknown key (with the closest known one)
+        or an unusable mode is an :class:`OptionError` (one line). Also called by the tools on ``--cfg-options``."""
+        cfg = dict(cls.default_test_cfg)
+        check_known_keys(test_cfg or {}, cfg, f'{cls.__name__} test_cfg')
+        cfg.update(test_cfg or {})
+        if cfg['mode'] not in ('whole', 'slide'):
+            raise OptionError(f"test_cfg.mode must be 'whole' or 'slide', got {cfg['mode']!r}.")
+        if cfg['mode'] == 'slide' and (cfg['crop_size'] is None or cfg['stride'] is None):
+            raise OptionError("test_cfg.mode='slide' needs crop_size and stride.")
+        return cfg
 
     # ------------------------------------------------------------------ vocabulary
     def _validated_vocabulary(self, classes, background: Union[str, bool]) -> Vocabulary:

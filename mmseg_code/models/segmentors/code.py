@@ -39,6 +39,7 @@ from typing import Optional, Sequence
 import torch
 from mmseg.registry import MODELS
 
+from ...utils.options import check_known_keys
 from ..heads.text_segmenter import word_masks
 from ..vocab import check_tokenizable
 from .tcl import TCL, TrainTexts
@@ -91,9 +92,7 @@ class CoDe(TCL):
         else:
             self.text_segmenter = self.text_seg_loss = self.word_prompt = self.hcl_loss = None
         weights = dict(DEFAULT_LOSS_WEIGHTS)
-        unknown = set(loss_weights or {}) - set(weights)
-        if unknown:
-            raise ValueError(f'Unknown loss_weights keys {sorted(unknown)}; known: {sorted(weights)}.')
+        check_known_keys(loss_weights or {}, weights, 'CoDe loss_weights')
         weights.update(loss_weights or {})
         self.loss_weights = weights
 

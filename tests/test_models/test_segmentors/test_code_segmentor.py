@@ -113,7 +113,7 @@ def test_loss_keys_finite_and_weighted():
     dbl = model.loss(x, samples)
     assert dbl['loss_hcl'].item() == pytest.approx(2 * base['loss_hcl'].item(), rel=1e-5)
     assert dbl['loss_kg'].item() == pytest.approx(2 * base['loss_kg'].item(), rel=1e-5)
-    with pytest.raises(ValueError, match='Unknown loss_weights'):
+    with pytest.raises(ValueError, match="Unknown key .* in CoDe loss_weights"):
         build(loss_weights=dict(hlc=0.1))
 
 
