@@ -9,6 +9,7 @@ the suite. The session summary counts them (``conftest.py``).
 """
 import os
 import os.path as osp
+import resource
 import subprocess
 import sys
 import time
@@ -39,6 +40,11 @@ def _params():
     return params
 
 
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def _tail(text: str, n: int = 8000) -> str:
     return text if len(text) <= n else '...\n' + text[-n:]
 
@@ -65,7 +71,7 @@ def test_block(block, docs_data, tmp_path, request):
     with open(script, 'w') as f:
         f.write(body)
     timeout = SLOW_TIMEOUT if block.marker == 'slow' else BLOCK_TIMEOUT
-    t0 = time.time()
+    t0, cpu0 = time.time(), _children_cpu()
     try:
         res = subprocess.run(cmd, cwd=ws, env=block_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True, timeout=timeout)
@@ -73,7 +79,8 @@ def test_block(block, docs_data, tmp_path, request):
         out = e.stdout.decode(errors='replace') if isinstance(e.stdout, bytes) else (e.stdout or '')
         pytest.fail(f'{block.id}: did not finish in {timeout} s (mark it slow?)\n--- as run:\n{body}\n--- output:\n'
                     + _tail(out))
-    took = time.time() - t0
+    took, cpu = time.time() - t0, _children_cpu() - cpu0
+    request.node.user_properties.append(('block_seconds', (took, cpu)))
     if res.returncode != 0:
         pytest.fail(f'{block.id}: exit {res.returncode} after {took:.0f} s in {ws}\n--- as run:\n{body}\n'
                     f'--- output:\n{_tail(res.stdout)}', pytrace=False)
