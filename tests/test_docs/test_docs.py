@@ -17,7 +17,7 @@ import time
 import pytest
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from conftest import block_env, new_workspace  # noqa: E402
+from docs_workspace import block_env, new_workspace  # noqa: E402
 from markdown_blocks import ROOT, collect, parse_markdown  # noqa: E402
 import substitutions as subs  # noqa: E402
 
