@@ -4,6 +4,7 @@ import json
 import os
 import os.path as osp
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -102,6 +103,43 @@ def train_checkpoint(work, docs_data, config, extra=()):
     if not osp.isfile(ckpt):
         raise RuntimeError(f'docs-test fixture: {config} trained but wrote no {ckpt}')
     return ckpt
+
+
+def run_block(cmd, cwd, timeout):
+    """Run a block in its own process group; (exit status or None on timeout, output). Whatever the block started
+    (training workers, a tool's subprocesses) is killed with it: nothing outlives the test."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=block_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        status = proc.returncode
+    except subprocess.TimeoutExpired:
+        status = None
+        _kill_group(proc.pid)
+        out, _ = proc.communicate()
+    _kill_group(proc.pid)
+    return status, out
+
+
+def _kill_group(pgid):
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def repo_state():
+    """``git status`` lines of the repository (ignored files by directory), or None outside a git checkout; a block
+    that changes them wrote into the repository."""
+    try:
+        res = subprocess.run(['git', '-C', ROOT, 'status', '--porcelain', '--ignored=matching',
+                              '--untracked-files=normal'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if res.returncode != 0:
+        return None
+    return {line for line in res.stdout.splitlines() if '__pycache__' not in line}
 
 
 def new_workspace(docs_data, path):

@@ -10,14 +10,14 @@ the suite. The session summary counts them (``conftest.py``).
 import os
 import os.path as osp
 import resource
-import subprocess
+import shutil
 import sys
 import time
 
 import pytest
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from docs_workspace import block_env, new_workspace  # noqa: E402
+from docs_workspace import new_workspace, repo_state, run_block  # noqa: E402
 from markdown_blocks import ROOT, collect, parse_markdown  # noqa: E402
 import substitutions as subs  # noqa: E402
 
@@ -56,7 +56,7 @@ def test_block(block, docs_data, tmp_path, request):
     for rel, name in subs.PLACED_CHECKPOINTS.items():
         if name in checkpoints and rel in block.code:
             os.makedirs(osp.dirname(osp.join(ws, rel)), exist_ok=True)
-            subprocess.run(['cp', checkpoints[name], osp.join(ws, rel)], check=True)
+            shutil.copyfile(checkpoints[name], osp.join(ws, rel))
     ctx = subs.Context(python=sys.executable, workspace=ws, checkpoints=checkpoints)
     if block.kind == 'shell':
         code = subs.console_commands(block.code) if block.tag.lower() == 'console' else block.code
@@ -71,19 +71,21 @@ def test_block(block, docs_data, tmp_path, request):
     with open(script, 'w') as f:
         f.write(body)
     timeout = SLOW_TIMEOUT if block.marker == 'slow' else BLOCK_TIMEOUT
+    before = repo_state()
     t0, cpu0 = time.time(), _children_cpu()
-    try:
-        res = subprocess.run(cmd, cwd=ws, env=block_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode(errors='replace') if isinstance(e.stdout, bytes) else (e.stdout or '')
-        pytest.fail(f'{block.id}: did not finish in {timeout} s (mark it slow?)\n--- as run:\n{body}\n--- output:\n'
-                    + _tail(out))
+    status, out = run_block(cmd, ws, timeout)
     took, cpu = time.time() - t0, _children_cpu() - cpu0
     request.node.user_properties.append(('block_seconds', (took, cpu)))
-    if res.returncode != 0:
-        pytest.fail(f'{block.id}: exit {res.returncode} after {took:.0f} s in {ws}\n--- as run:\n{body}\n'
-                    f'--- output:\n{_tail(res.stdout)}', pytrace=False)
+    if status is None:
+        pytest.fail(f'{block.id}: did not finish in {timeout} s (mark it slow?)\n--- as run:\n{body}\n--- output:\n'
+                    + _tail(out), pytrace=False)
+    if status != 0:
+        pytest.fail(f'{block.id}: exit {status} after {took:.0f} s in {ws}\n--- as run:\n{body}\n'
+                    f'--- output:\n{_tail(out)}', pytrace=False)
+    after = repo_state()
+    if before is not None and after is not None and after - before:
+        pytest.fail(f'{block.id}: wrote into the repository (run from {ws}): ' + '; '.join(sorted(after - before)),
+                    pytrace=False)
 
 
 def test_every_block_is_classified():
@@ -166,3 +168,31 @@ def test_python_substitutions(tmp_path):
     assert out == (f"t = TSEGInferencer({osp.join(ROOT, 'projects/tseg/configs/tseg_tiny_shapes-refer.py')!r}, "
                    "weights='/ck/tseg.pth')")
     assert subs.needed_checkpoints('python', "x('work_dirs/tseg_tiny/iter_200.pth')") == ['tseg_checkpoint']
+
+
+def test_block_processes_die_with_the_block(tmp_path):
+    """A block that times out is killed with everything it started (a quickstart's trainers must not outlive it)."""
+    status, _ = run_block(['bash', '-c', 'sleep 300 & echo $! > child.pid; wait'], str(tmp_path), timeout=3)
+    assert status is None
+    pid = int((tmp_path / 'child.pid').read_text())
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f'the block\'s background process {pid} survived it')
+
+
+def test_a_write_into_the_repository_is_seen():
+    before = repo_state()
+    if before is None:
+        pytest.skip('not a git checkout: the docs test cannot see writes into the repository here')
+    probe = osp.join(ROOT, f'.docs_test_probe_{os.getpid()}')
+    open(probe, 'w').close()
+    try:
+        new = repo_state() - before
+    finally:
+        os.remove(probe)
+    assert any(osp.basename(probe) in line for line in new), new
