@@ -84,7 +84,7 @@ def make_pairs(root):
 def build_data(root):
     """The files of rule A (``substitutions.py``) under ``root``."""
     make_voc(root)
-    for k, name in enumerate(('photo.jpg', 'a.jpg', 'b.jpg', 'img.jpg')):
+    for k, name in enumerate(('photo.jpg', 'a.jpg', 'b.jpg')):
         shapes_image(osp.join(root, name), seed=100 + k)
     make_pairs(root)
     run_checked([PYTHON, osp.join(ROOT, 'tools/dataset_converters/make_synthetic_shapes.py'), '--out',

@@ -11,8 +11,7 @@ A. Files every workspace holds (generated once per session; the text of the bloc
 ``data/VOCdevkit/VOC2012``               VOC-layout root: 2 images (64×48 JPEG), ``SegmentationClass`` PNGs,
                                          ``ImageSets/Segmentation/val.txt`` (voc21 and voc20 find it)
 ``data/synthetic_shapes``                ``make_synthetic_shapes.py --num-train 64 --num-val 8``: shards + ``seg/``
-``photo.jpg``, ``a.jpg``, ``b.jpg``,     generated 96×64 images (coloured shapes on a background)
-``img.jpg``
+``photo.jpg``, ``a.jpg``, ``b.jpg``      generated 96×64 images (a red circle, a green square on grey)
 ``my_pairs/``                            3 images with same-name ``.txt`` captions
 ``pairs.jsonl`` + ``images/``            3 ``{"image": ..., "caption": ...}`` lines and their images
 =======================================  ===========================================================================
@@ -50,11 +49,12 @@ Python ``'CHECKPOINT'``, ``'CKPT'``      as shell ``CHECKPOINT`` (by the config 
 An OpenAI ViT-B/16 config is a repository config whose ``model.clip`` is ``model_name='ViT-B-16',
 pretrained='openai'`` (read with mmengine's ``Config.fromfile``).
 
-D. Checkpoints (session fixtures, trained by ``tools/train.py`` in a session directory, each for 2 iterations of
-batch 4 on ``data/synthetic_shapes``): CoDe from ``configs/code/code_tiny.py``, TCL from ``configs/tcl/tcl_tiny.py``
-— the ViT-B/16 configs with the tiny-CLIP keys above have exactly these state-dict keys and shapes (the strict key check
-of ``tools/test.py`` and the inferencers verifies it on every load) — and TSEG from
-``projects/tseg/configs/tseg_tiny_shapes-refer.py`` on a generated referring benchmark.
+D. Checkpoints (session fixtures in ``conftest.py``, trained only when a selected block needs them, each by
+``tools/train.py`` for 2 iterations in a session directory): CoDe from ``configs/code/code_tiny.py`` and TCL from
+``configs/tcl/tcl_tiny.py`` on ``data/synthetic_shapes`` — the ViT-B/16 configs with the tiny-CLIP keys above have
+exactly these state-dict keys and shapes (the strict key check of ``tools/test.py`` and the inferencers verifies it on
+every load) — and TSEG from ``projects/tseg/configs/tseg_tiny_shapes-refer.py`` on a generated referring benchmark
+(16 images, absolute data root).
 """
 from __future__ import annotations
 
