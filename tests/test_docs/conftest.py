@@ -51,7 +51,11 @@ def pytest_runtest_logreport(report):
     if '::test_block[' not in report.nodeid:
         return
     bid = report.nodeid.split('::test_block[', 1)[1][:-1]
-    if report.when == 'call':
+    if report.when == 'call' and report.outcome == 'skipped':     # skipped at run time: keep the reason
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason[len('Skipped: '):] if reason.startswith('Skipped: ') else reason
+        _RESULTS[bid] = ('skipped', report.duration, reason)
+    elif report.when == 'call':
         block = dict(report.user_properties).get('block_seconds')     # (wall, CPU) of the block's own commands
         _RESULTS[bid] = (report.outcome, report.duration, block)
     elif report.when == 'setup' and report.outcome == 'failed':
@@ -65,9 +69,10 @@ def pytest_terminal_summary(terminalreporter):
     runnable = [b for b in blocks if b.runnable]
     ran = {b.id: _RESULTS[b.id] for b in runnable if b.id in _RESULTS and _RESULTS[b.id][0] != 'skipped'}
     failed = [bid for bid, (outcome, _, _) in ran.items() if outcome == 'failed']
-    slow = [b for b in runnable if b.marker == 'slow' and b.id not in ran]
+    late = {bid: r[2] for bid, r in _RESULTS.items() if r[0] == 'skipped' and isinstance(r[2], str)}
+    slow = [b for b in runnable if b.marker == 'slow' and b.id not in ran and b.id not in late]
     skips = [b for b in runnable if b.marker == 'skip']
-    other = [b for b in runnable if b.marker == '' and b.id not in ran]
+    other = [b for b in runnable if b.marker == '' and b.id not in ran and b.id not in late]
     tr = terminalreporter
     tr.write_sep('-', 'docs blocks (tests/test_docs)')
     tr.write_line(f'docs blocks: {len(blocks)} in {len({b.path for b in blocks})} documents, '
@@ -76,10 +81,13 @@ def pytest_terminal_summary(terminalreporter):
                   f'{sum(t for _, t, _ in ran.values()):.0f} s with fixtures), '
                   f'{len(slow)} slow not run (pytest -m slow runs them), '
                   f'{len(skips)} marked not runnable'
+                  + (f', {len(late)} skipped here' if late else '')
                   + (f', {len(other)} not selected' if other else ''))
     for bid, (outcome, took, block) in ran.items():
         own = f'; its commands {block[0]:.0f} s, {block[1]:.0f} s CPU' if block else ''
         tr.write_line(f'  {outcome:<13} {bid}: {took:.0f} s{own}')
+    for bid, reason in late.items():
+        tr.write_line(f'  skipped here  {bid}: {reason}')
     for b in skips:
         tr.write_line(f'  not runnable  {b.id}: {b.reason}')
     for b in slow:
