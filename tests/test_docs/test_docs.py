@@ -59,7 +59,7 @@ def _tail(text: str, n: int = 8000) -> str:
 @pytest.mark.parametrize('block', _params())
 def test_block(block, docs_data, tmp_path, request):
     if 'tools/bootstrap.sh' in block.code and _shared_venv():
-        pytest.skip('tools/bootstrap.sh would install this checkout into {_shared_venv()}, a venv '
+        pytest.skip(f'tools/bootstrap.sh would install this checkout into {_shared_venv()}, a venv '
                     'shared with another checkout (run it from a checkout with its own .venv)')
     ws = new_workspace(docs_data, str(tmp_path / 'ws'))
     checkpoints = {name: request.getfixturevalue(name) for name in subs.needed_checkpoints(block.kind, block.code)}
