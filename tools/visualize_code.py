@@ -21,8 +21,9 @@ import os.path as osp
 import sys
 from typing import TYPE_CHECKING, Optional, Sequence
 
-if TYPE_CHECKING:  # imported where used: bad arguments fail before torch is loaded
-    import numpy as np
+import numpy as np  # cheap; torch and mmseg are imported where used, so bad arguments fail before they load
+
+if TYPE_CHECKING:
     import torch
 
 
@@ -78,7 +79,6 @@ def load_model(config: str, checkpoint: Optional[str], device: str = 'cpu'):
 
 def _normalise(model, image_bgr: np.ndarray, size: int) -> tuple[torch.Tensor, np.ndarray]:
     import mmcv
-    import numpy as np
     import torch
     h, w = image_bgr.shape[:2]
     scale = size / min(h, w)
