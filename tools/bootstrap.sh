@@ -104,7 +104,8 @@ if ! mmcv_ok; then
   mkdir -p "$USER_CACHE"
   PATH="$BUILD/buildtools/bin:$PATH" PYTHONPATH="$BUILD/buildtools" \
     MMCV_WITH_OPS=1 FORCE_CUDA="${FORCE_CUDA:-0}" MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
-    "${PIP[@]}" wheel --no-build-isolation --no-deps "$BUILD/src/mmcv-2.1.0" -w "$USER_CACHE"
+    "${PIP[@]}" wheel --no-build-isolation --no-deps "$BUILD/src/mmcv-2.1.0" -w "$USER_CACHE" \
+    || die "the mmcv 2.1.0 compile failed (compiler output above)"
   "${PIP[@]}" install -q --only-binary mmcv --find-links "$USER_CACHE" mmcv==2.1.0
   mmcv_ok || die "mmcv 2.1.0 was built but 'from mmcv.ops import nms' fails"
   log "mmcv wheel cached in $USER_CACHE"
