@@ -10,8 +10,8 @@
 #   bash tools/cold_check.sh --force     # cold build now (e.g. to re-measure it) and record it
 #
 # The fresh clone is `git clone` of this checkout's HEAD, so changes to the inputs must be committed first.
-# Cost: torch + the mmcv compile, about 15-20 min on 2 cores and ~7 GB under ${TMPDIR:-/tmp}, removed afterwards
-# (KEEP=1 keeps the clone, its .venv and the empty HOME for a look).
+# Cost: torch + the mmcv compile, ~15 min on 2 idle cores (159 min measured at load 5.5), and ~6 GB under
+# ${TMPDIR:-/tmp}, removed afterwards (KEEP=1 keeps the clone, its .venv and the empty HOME for a look).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,7 +40,8 @@ if [ "$MODE" = dry ]; then
 fi
 
 git rev-parse --git-dir >/dev/null 2>&1 || die "$ROOT is not a git checkout: the cold build clones its HEAD"
-if [ -n "$(git status --porcelain --untracked-files=all -- tools/bootstrap.sh setup.py pyproject.toml requirements)" ]; then
+INPUTS=(tools/bootstrap.sh setup.py pyproject.toml requirements)
+if [ -n "$(git status --porcelain --untracked-files=all -- "${INPUTS[@]}")" ]; then
   die "the set-up's inputs have uncommitted changes and the cold build clones HEAD: commit them first"
 fi
 COMMIT="$(git rev-parse HEAD)"
@@ -57,14 +58,15 @@ mkdir "$TMP/home"
 git clone -q --no-checkout "$ROOT" "$CLONE"
 git -C "$CLONE" checkout -q --detach "$COMMIT"
 # A new user: nothing beside the clone, an empty HOME (no pip cache, no ~/.cache/mmseg_code), no cache variables.
-COLD=(env -u MMSEG_CODE_WHEELS -u PIP_CACHE_DIR -u XDG_CACHE_HOME -u XDG_CONFIG_HOME -u PYTHONPATH -u VIRTUAL_ENV
-      HOME="$TMP/home")
+COLD=(env -u MMSEG_CODE_WHEELS -u PIP_CACHE_DIR -u XDG_CACHE_HOME -u XDG_CONFIG_HOME -u PYTHONPATH
+      -u VIRTUAL_ENV HOME="$TMP/home")
 
 log "cold set-up of $COMMIT in $CLONE (HOME=$TMP/home, no wheel cache), $(nproc) cores"
 ( while :; do cut -d' ' -f1 /proc/loadavg >> "$TMP/load"; sleep 30; done ) &
 SAMPLER=$!
 START=$(date +%s)
-(cd "$CLONE" && "${COLD[@]}" bash tools/bootstrap.sh) || die "cold set-up failed (fresh clone of $COMMIT, no wheel cache)"
+(cd "$CLONE" && "${COLD[@]}" bash tools/bootstrap.sh) \
+  || die "cold set-up failed (fresh clone of $COMMIT, no wheel cache)"
 SECONDS_TAKEN=$(( $(date +%s) - START ))
 kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=""
 LOAD="$(awk '{s+=$1; if ($1>m) m=$1} END {printf "mean %.1f, max %.1f", s/NR, m}' "$TMP/load")"
