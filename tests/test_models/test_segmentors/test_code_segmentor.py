@@ -31,7 +31,7 @@ def tiny_cfg(**over):
         type='CoDe',
         clip=TINY,
         decode_head=dict(type='ImageSegmenter', decoder=dict(type='GatedDecoder', n_layers=2, double=False),
-                             sim2mask=dict(type='Sim2Mask', init_w=10.0, init_b=-2.5), unfreeze_iter=30000),
+                         sim2mask=dict(type='Sim2Mask', init_w=10.0, init_b=-2.5), unfreeze_iter=30000),
         loss_seg=TCL_CODE_LOSS,
         text_encoder=dict(type='KgCoOpTextClassifier',
                           noun_prompt=dict(type='KgCoOpNounPrompt', n_ctx=16, kg_templates='imagenet80', seed=0)),
