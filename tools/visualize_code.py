@@ -104,10 +104,11 @@ def _code_masks(model, image_bgr: np.ndarray, caption: str, nouns: Sequence[str]
     x, rgb = _normalise(model, image_bgr, size)
     x = x.to(next(model.parameters()).device)
     h, w = x.shape[-2:]
-    xp, (pl, _, pt, _) = model._pad_to_patch(x)
-    emb = model.encode_vocabulary(list(nouns)).float()                               # J×D
-    feats = model.dense_features(xp, normalize=True)
-    _, soft = model.image_segmenter.sim2mask(feats, emb)                              # 1×J×h'×w'
+    from mmseg_code.models.clip import pad_to_patch
+    xp, (pl, _, pt, _) = pad_to_patch(x, model.decode_head.patch_size)
+    emb = model.text_encoder.encode_names(list(nouns)).float()                       # J×D
+    feats = F.normalize(model.decode_head(model.image_encoder(x)), dim=1, eps=1e-6)  # V^s of the padded image
+    _, soft = model.decode_head.sim2mask(feats, emb)                                  # 1×J×h'×w'
     if pamr:
         from mmseg_code.models.pamr import PAMR
         img = F.interpolate(xp, size=soft.shape[-2:], mode='bilinear', align_corners=True)

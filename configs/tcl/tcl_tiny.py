@@ -12,7 +12,7 @@ warmup_iters = 10
 
 model = dict(
     clip=dict(model_name='mmcode-tiny-vit-p16', pretrained=None),
-    image_segmenter=dict(unfreeze_iter=20),
+    decode_head=dict(unfreeze_iter=20),
     test_cfg=dict(mode='whole', crop_size=None, stride=None))
 
 train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False)

@@ -6,8 +6,8 @@ lines at the top of a training log. :class:`SummaryOptimWrapperConstructor` buil
 those per-parameter lines to DEBUG (``log_level='DEBUG'`` shows them) and logs one INFO summary::
 
     optimizer AdamW: 1,234 trainable parameters in 10 tensors, 2 settings; frozen: 5,678 parameters in 20 tensors
-      lr=0.001 weight_decay=0.05: 1,000 parameters in 4 tensors (image_segmenter, noun_prompt)
-      lr=0.001 weight_decay=0.0: 234 parameters in 6 tensors (image_segmenter, noun_prompt)
+      lr=0.001 weight_decay=0.05: 1,000 parameters in 4 tensors (decode_head, text_encoder)
+      lr=0.001 weight_decay=0.0: 234 parameters in 6 tensors (decode_head, text_encoder)
 
 Turned on in a config with ``optim_wrapper = dict(constructor='SummaryOptimWrapperConstructor', ...)``.
 """

@@ -1,4 +1,4 @@
-"""Vocabulary → text embeddings for open-vocabulary inference (TCL Sec. 4.1 protocol).
+"""Vocabularies for open-vocabulary inference (TCL Sec. 4.1 protocol): parsing, validation, prompt template sets.
 
 A vocabulary is a list of classes, each with one or more synonyms. :func:`parse_vocabulary` is the one parser of
 every front door (``model.vocabulary`` in a config, ``OVSegInferencer(vocabulary=...)``, ``set_vocabulary``,
@@ -16,17 +16,16 @@ CLIP's tokenizer cannot tell apart (it lowercases and collapses whitespace, ``"C
 embeddings, so that neither could ever win: :class:`Vocabulary` rejects names equal up to case and whitespace, and the
 segmentor rejects names whose token ids are equal (:func:`check_distinct_tokens`).
 
-For class k with synonyms s and prompt templates T:
+The text classifier (``text_classifier.py``) embeds the S synonyms; a class scores the best of its synonyms:
 
-    e_s   = mean_{τ∈T} E_t(τ(s))          (unnormalised CLIP text embeddings, TCL's ensembling)
-    ê_s   = e_s / ||e_s||                  (normalised once)
-    score_k(x) = max_{s ∈ syn(k)} score(x, ê_s)
+    score_k(x) = max_{s ∈ syn(k)} score(x, ê_s)         (:func:`reduce_synonyms`)
 
 ``background``: a class named ``background`` is never prompted; when the vocabulary has a background the
 segmentor adds a constant ``bg_thresh`` score plane as output channel 0 (TCL's rule).
 
 Template sets: ``custom`` (TCL's 9), ``simple`` ("a photo of a {}."), ``imagenet80`` (CLIP's 80 ImageNet
-templates; also the targets of CoDe's KgCoOp loss), ``none`` (the bare name).
+templates, ``open_clip.zero_shot_metadata.OPENAI_IMAGENET_TEMPLATES``; also the targets of CoDe's KgCoOp loss),
+``none`` (the bare name).
 """
 from __future__ import annotations
 
@@ -35,7 +34,7 @@ from collections import abc
 from typing import Optional, Sequence, Union
 
 import torch
-import torch.nn.functional as F
+from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
 
 from ..utils.options import OptionError
 
@@ -52,31 +51,8 @@ TEMPLATES: dict[str, list[str]] = {
         'a {} in a video game.', 'art of the {}.', 'a photo of the small {}.', 'a photo of many {}.',
         'a photo of {}s.'
     ],
-    'imagenet80': [
-        'a bad photo of a {}.', 'a photo of many {}.', 'a sculpture of a {}.', 'a photo of the hard to see {}.',
-        'a low resolution photo of the {}.', 'a rendering of a {}.', 'graffiti of a {}.',
-        'a bad photo of the {}.', 'a cropped photo of the {}.', 'a tattoo of a {}.', 'the embroidered {}.',
-        'a photo of a hard to see {}.', 'a bright photo of a {}.', 'a photo of a clean {}.',
-        'a photo of a dirty {}.', 'a dark photo of the {}.', 'a drawing of a {}.', 'a photo of my {}.',
-        'the plastic {}.', 'a photo of the cool {}.', 'a close-up photo of a {}.',
-        'a black and white photo of the {}.', 'a painting of the {}.', 'a painting of a {}.',
-        'a pixelated photo of the {}.', 'a sculpture of the {}.', 'a bright photo of the {}.',
-        'a cropped photo of a {}.', 'a plastic {}.', 'a photo of the dirty {}.',
-        'a jpeg corrupted photo of a {}.', 'a blurry photo of the {}.', 'a photo of the {}.',
-        'a good photo of the {}.', 'a rendering of the {}.', 'a {} in a video game.', 'a photo of one {}.',
-        'a doodle of a {}.', 'a close-up photo of the {}.', 'a photo of a {}.', 'the origami {}.',
-        'the {} in a video game.', 'a sketch of a {}.', 'a doodle of the {}.', 'a origami {}.',
-        'a low resolution photo of a {}.', 'the toy {}.', 'a rendition of the {}.', 'a photo of the clean {}.',
-        'a photo of a large {}.', 'a rendition of a {}.', 'a photo of a nice {}.', 'a photo of a weird {}.',
-        'a blurry photo of a {}.', 'a cartoon {}.', 'art of a {}.', 'a sketch of the {}.',
-        'a embroidered {}.', 'a pixelated photo of a {}.', 'itap of the {}.',
-        'a jpeg corrupted photo of the {}.', 'a good photo of a {}.', 'a plushie {}.',
-        'a photo of the nice {}.', 'a photo of the small {}.', 'a photo of the weird {}.', 'the cartoon {}.',
-        'art of the {}.', 'a drawing of the {}.', 'a photo of the large {}.',
-        'a black and white photo of a {}.', 'the plushie {}.', 'a dark photo of a {}.', 'itap of a {}.',
-        'graffiti of the {}.', 'a toy {}.', 'itap of my {}.', 'a photo of a cool {}.',
-        'a photo of a small {}.', 'a tattoo of the {}.'
-    ],
+    # CLIP's 80 ImageNet prompts, as open_clip ships them (callables) turned into ``{}`` patterns
+    'imagenet80': [t('{}') for t in OPENAI_IMAGENET_TEMPLATES],
 }
 
 ClassSpec = Union[str, Sequence[Union[str, Sequence[str]]]]
@@ -224,24 +200,6 @@ def check_tokenizable(tokenizer, names: Sequence[str], templates: Sequence[str],
         if n > context_length:
             raise VocabularyError(f'Class name {shown} is too long: its prompt has {n} tokens > context length '
                              f'{context_length}.')
-
-
-@torch.no_grad()
-def encode_with_templates(text_encoder, names: Sequence[str], templates: Union[str, Sequence[str]] = 'custom',
-                          chunk_size: int = 1024) -> torch.Tensor:
-    """TCL's template ensemble: ``S×D`` L2-normalised embeddings of ``names``.
-
-    Every (name, template) prompt is encoded by the CLIP text encoder (``encode``, unnormalised), averaged
-    over templates, then normalised once.
-    """
-    templates = get_templates(templates)
-    check_tokenizable(text_encoder.tokenizer, names, templates, text_encoder.context_length)
-    prompts = [t.format(n) for n in names for t in templates]
-    embs = []
-    for i in range(0, len(prompts), chunk_size):
-        embs.append(text_encoder.encode(text_encoder.tokenize(prompts[i:i + chunk_size])).float())
-    emb = torch.cat(embs).reshape(len(names), len(templates), -1).mean(dim=1)
-    return F.normalize(emb, dim=-1)
 
 
 def reduce_synonyms(scores: torch.Tensor, synonym_to_class: Optional[torch.Tensor], num_classes: int) -> torch.Tensor:

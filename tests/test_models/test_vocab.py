@@ -4,13 +4,16 @@ import torch
 import torch.nn.functional as F
 
 from mmseg_code.models.clip import OpenCLIP
-from mmseg_code.models.vocab import (TEMPLATES, Vocabulary, encode_with_templates, get_templates,
-                                     parse_vocabulary, reduce_synonyms)
+from mmseg_code.models.text_classifier import encode_with_templates
+from mmseg_code.models.vocab import TEMPLATES, Vocabulary, get_templates, parse_vocabulary, reduce_synonyms
 
 
 def test_template_sets():
     assert len(TEMPLATES['custom']) == 9 and TEMPLATES['custom'][0] == 'itap of a {}.'
     assert len(TEMPLATES['imagenet80']) == 80 == len(set(TEMPLATES['imagenet80']))
+    # CLIP's list (open_clip's), in its order: first, 40th and last as in CLIP's notebook
+    assert [TEMPLATES['imagenet80'][i] for i in (0, 39, 79)] == ['a bad photo of a {}.', 'a photo of a {}.',
+                                                                  'a tattoo of the {}.']
     assert get_templates('simple') == ['a photo of a {}.']
     with pytest.raises(ValueError, match='Unknown template set'):
         get_templates('nope')
@@ -70,7 +73,7 @@ def test_config_string_vocabulary_is_parsed_not_a_path():
     import mmseg_code  # noqa: F401
     init_default_scope('mmseg')
     model = MODELS.build(dict(type='TCL', clip=dict(type='OpenCLIP', model_name='mmcode-tiny-vit-p16'),
-                              image_segmenter=dict(type='ImageSegmenter'), vocabulary='cat, dog, grass',
+                              decode_head=dict(type='ImageSegmenter'), vocabulary='cat, dog, grass',
                               test_cfg=dict(mode='whole', pamr=False, kp_weight=0.0)))
     assert model.vocabulary.class_names == ['cat', 'dog', 'grass']
     assert model.set_vocabulary('sky\ntree, bush').names == [['sky'], ['tree', 'bush']]
@@ -127,7 +130,7 @@ def test_segmentor_rejects_names_the_tokenizer_conflates():
     import mmseg_code  # noqa: F401
     init_default_scope('mmseg')
     cfg = dict(type='TCL', clip=dict(type='OpenCLIP', model_name='mmcode-tiny-vit-p16'),
-               image_segmenter=dict(type='ImageSegmenter'), test_cfg=dict(mode='whole', pamr=False, kp_weight=0.0))
+               decode_head=dict(type='ImageSegmenter'), test_cfg=dict(mode='whole', pamr=False, kp_weight=0.0))
     with pytest.raises(ValueError, match='the same for the CLIP tokenizer'):
         MODELS.build(dict(cfg, vocabulary=['\uff23\uff21\uff34', 'cat']))
     model = MODELS.build(cfg)

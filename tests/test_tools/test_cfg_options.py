@@ -33,8 +33,8 @@ def _error(cfg, **options):
      "train_dataloader (a DataLoader) has no key 'batch_sze'; did you mean 'batch_size' or 'batch_sampler'?"),
     ('modle.test_cfg.pamr', False, "the config (top level) has no key 'modle'; did you mean 'model'?"),
     ('load_stict', False, "the config (top level) has no key 'load_stict'; did you mean 'load_strict'?"),
-    ('model.image_segmenter.decoder.n_layer', 2, "GatedDecoder has no key 'n_layer'; did you mean 'n_layers'?"),
-    ('model.image_segmenter.unfreeze_iterr', 2,
+    ('model.decode_head.decoder.n_layer', 2, "GatedDecoder has no key 'n_layer'; did you mean 'n_layers'?"),
+    ('model.decode_head.unfreeze_iterr', 2,
      "ImageSegmenter has no key 'unfreeze_iterr'; did you mean 'unfreeze_iter'?"),
     ('optim_wrapper.optimizer.lrr', 0.1, "AdamW has no key 'lrr'; did you mean 'lr'?"),
     ('optim_wrapper.paramwise_cfg.norm_decay_mul', 0.0,
@@ -49,7 +49,7 @@ def _error(cfg, **options):
      "'AmpOptimWrapper' or 'ApexOptimWrapper' or 'OptimWrapper'?"),
     ('train_dataloader.batch_size', 'abc', "expects a number (now 4), got a string"),
     ('optim_wrapper.optimizer.lr', 'x', 'expects a number (now 0.001), got a string'),
-    ('model.image_segmenter.unfreeze_iter', True, 'expects a number (now 20), got true/false'),
+    ('model.decode_head.unfreeze_iter', True, 'expects a number (now 20), got true/false'),
     # issue 14 item 5: the misspelt bg_thresh was ignored (same mIoU as the default); CoDe lists its test_cfg keys
     ('model.test_cfg.bg_thres', 0.9, "CoDe's test_cfg has no key 'bg_thres'; did you mean 'bg_thresh'?"),
 ])
@@ -64,7 +64,7 @@ def test_legitimate_options_pass(cfg):
         'optim_wrapper.optimizer.lr': 1,                     # int for a float: both numbers
         'optim_wrapper.optimizer.amsgrad': True,             # new key: an argument of AdamW
         'optim_wrapper.clip_grad': None,                     # None replaces anything
-        'model.image_segmenter.decoder.n_layers': 2,
+        'model.decode_head.decoder.n_layers': 2,
         'model.type': 'TCL',                                 # registered in the same registry
         'param_scheduler.1.end': 3,
         'load_strict': False,                                # read by the tools
@@ -82,7 +82,7 @@ def test_init_arguments_follow_forwarded_kwargs():
     from mmseg_code.models.segmentors.code import CoDe
     from mmseg_code.models.segmentors.tcl import TCL
     args = init_arguments(TCL)  # TCL(loss_seg, **kwargs) -> TextSupervisedSegmentor(clip, ..., test_cfg, ...)
-    assert {'loss_seg', 'clip', 'image_segmenter', 'vocabulary', 'test_cfg'} <= args and 'kwargs' not in args
+    assert {'loss_seg', 'clip', 'decode_head', 'text_encoder', 'vocabulary', 'test_cfg'} <= args and 'kwargs' not in args
     assert 'test_cfg' in init_arguments(CoDe)
     import torch.nn as nn
     assert init_arguments(nn.Module) == set()  # nn.Module takes **kwargs but accepts none

@@ -46,7 +46,7 @@ def _run(tmp_path, nproc):
         'train_dataloader.num_workers=0', 'train_dataloader.batch_size=2',
         f'test_dataloader.dataset.data_root={data}/seg', f'val_dataloader.dataset.data_root={data}/seg',
         'train_cfg.max_iters=4', 'train_cfg.val_interval=100', 'default_hooks.checkpoint.interval=4',
-        'default_hooks.logger.interval=1', 'model.image_segmenter.unfreeze_iter=2',
+        'default_hooks.logger.interval=1', 'model.decode_head.unfreeze_iter=2',
     ]
     cmd = (['bash', 'tools/dist_train.sh', 'configs/code/code_tiny.py', '2'] if nproc == 2 else
            [sys.executable, 'tools/train.py', 'configs/code/code_tiny.py'])

@@ -13,8 +13,8 @@ register_all_modules()
 TINY = dict(
     type='TCL',
     clip=dict(type='OpenCLIP', model_name='mmcode-tiny-vit-p16'),
-    image_segmenter=dict(type='ImageSegmenter', decoder=dict(type='GatedDecoder', n_layers=1, double=False),
-                         sim2mask=dict(type='Sim2Mask')),
+    decode_head=dict(type='ImageSegmenter', decoder=dict(type='GatedDecoder', n_layers=1, double=False),
+                     sim2mask=dict(type='Sim2Mask')),
     vocabulary=['background', 'cat', 'dog'],
     data_preprocessor=dict(type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                            bgr_to_rgb=True),
