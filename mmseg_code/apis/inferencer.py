@@ -96,8 +96,11 @@ def _resolve_meta(model, vocabulary: Optional[VocabularyType], background: Union
     """Set the vocabulary on ``model`` (if given); its ``dataset_meta`` (class names + palette) with ``palette``."""
     if vocabulary is not None:
         model.set_vocabulary(vocabulary, background)
-    if getattr(model, 'vocabulary', None) is None:
+    current = getattr(model, 'vocabulary', None)
+    if current is None:
         raise OptionError('No vocabulary: pass vocabulary="cat, dog, ..." (or set model.vocabulary in the config).')
+    if vocabulary is None and isinstance(background, bool) and current.has_background != background:
+        model.set_vocabulary(current.names, background)  # background=True/False also applies to the config's classes
     meta = model.dataset_meta
     if palette is not None:
         if len(palette) != len(meta['classes']):

@@ -209,3 +209,18 @@ def test_outputs_named_after_the_inputs_and_odd_arrays(tmp_path):
     assert drawn.shape[0] == 20 and drawn.shape[1] > 30                   # overlay + legend
     res = inf(grey, return_vis=True)                      # drawn without writing
     assert res['visualization'].shape[0] == 20 and res['visualization'].shape[2] == 3
+
+
+def test_background_applies_to_the_config_vocabulary():
+    """``background=True/False`` without ``vocabulary=`` re-reads the config's classes with/without the background
+    channel (it used to be ignored); 'auto' keeps the config's choice."""
+    cfg = tiny_cfg()
+    cfg['model']['vocabulary'] = 'cat, dog, grass'
+    assert OVSegInferencer(cfg, device='cpu').classes == ['cat', 'dog', 'grass']
+    assert OVSegInferencer(cfg, background=True, device='cpu').classes == ['background', 'cat', 'dog', 'grass']
+    cfg['model']['vocabulary'] = ['background', 'cat', 'dog']
+    assert OVSegInferencer(cfg, device='cpu').classes == ['background', 'cat', 'dog']
+    inf = OVSegInferencer(cfg, background=False, device='cpu')
+    assert inf.classes == ['cat', 'dog']
+    pred = inf(solid('red'))['predictions']
+    assert pred.shape == (32, 48) and pred.max() <= 1                  # two output channels, no background plane
