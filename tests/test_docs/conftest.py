@@ -32,8 +32,7 @@ def tcl_checkpoint(tmp_path_factory, docs_data):
 
 @pytest.fixture(scope='session')
 def tseg_checkpoint(tmp_path_factory, docs_data):
-    # An absolute data root: ReferSegDataset joins a relative data_root twice (reported; the docs' own TSEG block
-    # uses the relative one and shows it), and this fixture only has to make a checkpoint.
+    # An absolute data root here; the docs' own TSEG block uses a relative one (joined once since 4d10c4c).
     data = str(tmp_path_factory.mktemp('tseg_refer'))
     run_checked([PYTHON, osp.join(ROOT, 'projects/tseg/tools/make_synthetic_refer.py'), '--out', data,
                  '--num-train', '16', '--num-val', '4'], data, 'tseg data')
