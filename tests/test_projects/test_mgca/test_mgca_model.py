@@ -150,6 +150,7 @@ def test_benchmark_protocol_builds_mgca():
                                     {'model.clip.model_name': 'mmcode-tiny-vit-p16', 'model.clip.pretrained': None})
     model = MODELS.build(cfg.model)
     assert model.test_cfg['num_units'] == 36 and model.test_cfg['kp_weight'] == 0.0
+    assert model.test_cfg['units'] == 'image' and model.test_cfg['mode'] == 'slide'
     assert not model.test_cfg['pamr'] and model.bg_thresh == 0.5
     assert model.vocabulary.has_background and len(model.vocabulary.names) == 20
 
