@@ -236,3 +236,14 @@ def test_paste_window_places_embeddings_at_their_pixels():
     assert count[0, 0, :, 0].tolist() == [0, 0, 1, 1, 1, 1, 1]
     # centres 20, 28, 36, 44, 52 px → window rows (c − 18)/8 − ½ = −0.25 (clamped), 0.75, 1.75, 2.75, 3.75 (clamped)
     torch.testing.assert_close(canvas[0, 0, 2:, 0], torch.tensor([0., 0.75, 1.75, 2.75, 3.]))
+
+
+def test_image_units_with_pamr():
+    """PAMR (optional for MGCA) refines the stitched image's scores at embedding resolution; bg plane 0.4."""
+    model = _slide_model('image')
+    model.test_cfg['pamr'] = True
+    x = torch.randn(1, 3, 48, 64)
+    plain = _slide_model('image').slide_inference(x, [dict(ori_shape=(48, 64))])
+    got = model.slide_inference(x, [dict(ori_shape=(48, 64))])
+    assert got.shape == (1, 3, 48, 64) and torch.all(got[:, 0] == 0.4)
+    assert not torch.allclose(got[:, 1:], plain[:, 1:])
