@@ -13,8 +13,8 @@ and returns its :class:`ClassEmbeddings`, computed once per vocabulary and devic
     kp      S×D   the KP branch's template ensemble (``test_cfg.kp_templates``; the masker's own tensor when it is
                   the same ensemble), or None without a KP branch. Two ensembles (``ensemble=``):
                   'mean_normalize'            ê = normalize(mean_τ E_t(τ(s)))             TCL (``TextClassifier``)
-                  'normalize_mean_normalize'  ê = normalize(mean_τ normalize(E_t(τ(s))))  CoDe (``KgCoOpTextClassifier``,
-                                               official ``build_text_embedding_from_text_tokens``; CLIP's own form)
+                  'normalize_mean_normalize'  ê = normalize(mean_τ normalize(E_t(τ(s))))  CoDe
+                      (``KgCoOpTextClassifier``; official ``build_text_embedding_from_text_tokens``; CLIP's own form)
     syn2cls S     the class index of each synonym
 
 The frozen CLIP text tower E_t belongs to the segmentor's ``OpenCLIP`` (one open_clip model feeds the image encoder

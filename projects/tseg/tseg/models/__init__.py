@@ -7,6 +7,7 @@ from .similarity import PatchTextSimilarity
 from .text_encoders import TSEGBertTextEncoder, TSEGCLIPTextEncoder
 from .tseg import TSEG
 
-__all__ = ['TSEG', 'DenseCRF', 'MissingCRFError', 'TSEGViTEncoder', 'TSEGCLIPImageEncoder', 'TSEGBertTextEncoder', 'TSEGCLIPTextEncoder',
+__all__ = ['TSEG', 'DenseCRF', 'MissingCRFError', 'TSEGViTEncoder', 'TSEGCLIPImageEncoder', 'TSEGBertTextEncoder',
+           'TSEGCLIPTextEncoder',
            'PatchTextSimilarity', 'MPAPooling', 'TSEGSoftMarginLoss', 'TSEGDiceLoss', 'batch_targets', 'gwp',
            'mpa_masks', 'spa_masks', 'size_penalty']
