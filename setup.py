@@ -37,7 +37,6 @@ setup(
     extras_require={
         'tests': read_requirements('tests'),
         'optional': read_requirements('optional'),
-        'crf': read_requirements('crf'),
     },
     classifiers=[
         'Programming Language :: Python :: 3',

@@ -1,7 +1,7 @@
 """Dense-CRF post-processing of TSEG's masks (paper Table 3, "TSEG (CRF)": 30.12 mIoU on PhraseCut).
 
 A fully connected CRF (Krähenbühl & Koltun, NeurIPS 2011) through the maintained PyPI package ``pydensecrf2``
-(import name ``pydensecrf``; builds from source on CPython 3.11, optional: ``pip install -e .[crf]``). The paper does
+(import name ``pydensecrf``; builds from source on CPython 3.11, optional: ``pip install pydensecrf2==1.1``). The paper does
 not give its CRF parameters; the defaults here are the package's documented example values (Gaussian kernel sxy 3,
 compat 3; bilateral kernel sxy 80, srgb 13, compat 10; 10 mean-field iterations).
 
@@ -20,8 +20,8 @@ from mmseg.registry import MODELS
 
 from mmseg_code.utils.tool import UserError
 
-INSTALL_HINT = ('test_cfg.crf needs the dense-CRF package pydensecrf2 (optional): pip install pydensecrf2   '
-                '(or pip install -e .[crf]; it compiles from source, needs a C++ compiler).')
+INSTALL_HINT = ('test_cfg.crf needs the dense-CRF package pydensecrf2 (optional): pip install pydensecrf2==1.1 '
+                '(it compiles from source, needs a C++ compiler).')
 
 
 class MissingCRFError(UserError, ImportError):
