@@ -37,7 +37,6 @@ setup(
     extras_require={
         'tests': read_requirements('tests'),
         'optional': read_requirements('optional'),
-        'siglip': ['transformers>=4.40'],          # Hugging Face tokenizers of SigLIP / SigLIP2 open_clip models
     },
     classifiers=[
         'Programming Language :: Python :: 3',

@@ -68,5 +68,5 @@ def test_siglip_tokenizer_without_transformers_names_the_extra(monkeypatch):
         OpenCLIP('mmtest-siglip')
     msg = str(e.value)
     assert msg == ("mmtest-siglip's tokenizer needs the optional dependency 'transformers': "
-                   "pip install 'mmseg-code[siglip]' (or pip install transformers).")
+                   "pip install 'mmseg-code[optional]' (or pip install transformers).")
     assert built == []                      # before the model is built

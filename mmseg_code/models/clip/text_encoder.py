@@ -105,4 +105,4 @@ def build_tokenizer(model_name: str, context_length: int | None = None):
     except ImportError as e:
         missing = getattr(e, 'name', None) or str(e)
         raise UserError(f"{model_name}'s tokenizer needs the optional dependency {missing!r}: "
-                        f"pip install 'mmseg-code[siglip]' (or pip install transformers).") from e
+                        f"pip install 'mmseg-code[optional]' (or pip install transformers).") from e
