@@ -108,6 +108,18 @@ def test_full_table_layout_lists_all_benchmarks_missing(tmp_path, capsys):
     # the papers' averages: TCL 37.2 over 8 (its Table 1), CoDe 31.8 over 6 (its Table 1)
     assert float(tcl['avg8']) == pytest.approx(37.2, abs=0.05)
     assert float(code['avg6']) == pytest.approx(31.8, abs=0.05)
+    assert (tcl['tuned_per_benchmark'], code['pamr']) == ('no', 'yes')
+    # training-free references (anchors: SCLIP 31.8 on CoDe's six, NACLIP 33.4 / 36.4 with PAMR, avg8 38.2 / 39.4)
+    by = {r['method']: r for r in rows}
+    assert float(by['SCLIP paper']['avg6']) == pytest.approx(31.8, abs=0.05)
+    assert float(by['SCLIP paper']['avg8']) == pytest.approx(38.2, abs=0.05)
+    assert float(by['NACLIP paper']['avg6']) == pytest.approx(33.4, abs=0.05)
+    assert float(by['NACLIP paper']['avg8']) == pytest.approx(39.4, abs=0.05)
+    assert float(by['NACLIP release (PAMR)']['avg6']) == pytest.approx(36.4, abs=0.05)
+    assert float(by['ClearCLIP paper']['avg8']) == pytest.approx(38.1, abs=0.05)
+    assert float(by['MaskCLIP, SCLIP re-run']['avg8']) == pytest.approx(30.25, abs=0.01)     # 30.3 rounded
+    assert all(by[m]['tuned_per_benchmark'] == 'yes' for m in ('SCLIP paper', 'NACLIP release (PAMR)'))
+    assert by['NACLIP release (PAMR)']['pamr'] == 'yes' and by['SCLIP paper']['pamr'] == 'no'
 
 
 def test_dump_configs_for_test_tool(tmp_path):

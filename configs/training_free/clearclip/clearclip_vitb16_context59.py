@@ -1,7 +1,7 @@
-# ClearCLIP (ECCV 2024): query-query attention, no residual, no FFN: zero-shot on context59, training-free (no checkpoint):
+# ClearCLIP zero-shot on context59, training-free (no checkpoint; method: clearclip_vitb16.py):
 #   python tools/test.py configs/training_free/clearclip/clearclip_vitb16_context59.py none
 #   with PAMR: --cfg-options model.test_cfg.pamr=True
-# Data and test resize: configs/_base_/datasets/context59.py; windows, threshold, templates: clearclip_vitb16.py and its base.
+# Data and test resize: configs/_base_/datasets/context59.py; windows, threshold, templates: the model base.
 _base_ = ['./clearclip_vitb16.py', '../../_base_/datasets/context59.py']
 model = dict(vocabulary=_base_.benchmark.model.vocabulary)
 test_cfg = dict(type='TestLoop')
