@@ -50,7 +50,6 @@ def test_plain_vit_family_trains_a_code_step_and_predicts(name):
 
 
 @pytest.mark.parametrize('name,message', [
-    ('mmtest-rn', 'open_clip ModifiedResNet (RN50, RN101, …) is not supported'),
     ('mmtest-convnext', 'open_clip timm trunk ConvNeXt'),
 ])
 def test_unsupported_family_is_one_line(name, message):
@@ -70,3 +69,46 @@ def test_siglip_tokenizer_without_transformers_names_the_extra(monkeypatch):
     assert msg == ("mmtest-siglip's tokenizer needs the optional dependency 'transformers': "
                    "pip install 'mmseg-code[optional]' (or pip install transformers).")
     assert built == []                      # before the model is built
+
+
+# ----------------------------------------------------------------------------------------------- ModifiedResNet
+def test_resnet_clip_maskclip_value_path_matches_numpy():
+    """RN (tiny ModifiedResNet): MaskCLIP's read-out c_proj(v_proj(X)) per position of the last feature map,
+    computed here in numpy from the pool's weights; the training-free MaskCLIP segmentor predicts with it."""
+    import numpy as np
+    from mmseg_code.models.clip import CLIPResNetEncoder
+    torch.manual_seed(0)
+    clip = OpenCLIP('mmtest-rn')
+    enc = clip.image_encoder
+    assert isinstance(enc, CLIPResNetEncoder) and enc.patch_size == 32 and enc.embed_dim == 32
+    x = torch.randn(1, 3, 64, 96)
+    v = clip.image_encoder.visual
+    fmap = v.layer4(v.layer3(v.layer2(v.layer1(v.stem(x)))))[0].detach().double().numpy()        # C×2×3
+    pool = v.attnpool
+    w = lambda m: (m.weight.detach().double().numpy(), m.bias.detach().double().numpy())  # noqa: E731
+    (wv, bv), (wc, bc) = w(pool.v_proj), w(pool.c_proj)
+    want = np.einsum('dc,chw->dhw', wc, np.einsum('ec,chw->ehw', wv, fmap) + bv[:, None, None]) + bc[:, None, None]
+    feats = enc(x)
+    assert feats.tokens is None and feats.grid == (2, 3)
+    np.testing.assert_allclose(feats.dense[0].detach().double().numpy(), want, rtol=1e-4, atol=1e-5)
+    model = MODELS.build(dict(type='TrainingFreeSegmentor', clip=dict(type='OpenCLIP', model_name='mmtest-rn'),
+                              decode_head=dict(type='TrainingFreeHead', last_block='maskclip'),
+                              vocabulary=['background', 'circle', 'square'],
+                              test_cfg=dict(mode='slide', crop_size=(64, 64), stride=(32, 32)))).eval()
+    meta = dict(ori_shape=(70, 100), img_shape=(70, 100), pad_shape=(70, 100), padding_size=[0, 0, 0, 0])
+    out = model.predict(torch.randn(1, 3, 70, 100), [SegDataSample(metainfo=meta)])[0]
+    assert out.seg_logits.data.shape == (3, 70, 100)
+
+
+@pytest.mark.parametrize('what', ['sclip', 'code'])
+def test_resnet_clip_token_methods_are_one_line(what):
+    if what == 'code':
+        cfg = tiny_cfg(clip=dict(type='OpenCLIP', model_name='mmtest-rn', pretrained=None))
+        match = r'^The trainable last block of TCL/CoDe \(ImageSegmenter\) needs a ViT CLIP'
+    else:
+        cfg = dict(type='TrainingFreeSegmentor', clip=dict(type='OpenCLIP', model_name='mmtest-rn'),
+                   decode_head=dict(type='TrainingFreeHead', last_block='sclip'))
+        match = r"^TrainingFreeHead: last_block='sclip' needs a ViT CLIP"
+    with pytest.raises(UserError, match=match) as e:
+        MODELS.build(cfg)
+    assert '\n' not in str(e.value)

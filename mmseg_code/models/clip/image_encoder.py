@@ -97,8 +97,8 @@ def check_visual(visual: nn.Module) -> None:
     from ...utils.tool import UserError
     kind = type(visual).__name__
     if kind == 'ModifiedResNet':
-        raise UserError('open_clip ModifiedResNet (RN50, RN101, …) is not supported: its dense features need '
-                        "MaskCLIP's attention-pool value path, not implemented yet; supported: " + SUPPORTED_BACKBONES + '.')
+        raise UserError('open_clip ModifiedResNet (RN50, RN101, …) has no tokens: CLIPImageEncoder needs '
+                        f'{SUPPORTED_BACKBONES}; OpenCLIP builds CLIPResNetEncoder for it (training-free MaskCLIP only).')
     if kind == 'TimmModel':
         trunk = type(getattr(visual, 'trunk', visual)).__name__
         raise UserError(f'open_clip timm trunk {trunk} (ConvNeXt, EVA02, SigLIP, MobileCLIP, …) is not supported yet: '
@@ -115,6 +115,8 @@ class CLIPImageEncoder(nn.Module):
     Args:
         visual: an open_clip ``VisionTransformer`` (class-token pooling, ``proj`` present).
     """
+
+    is_vit = True
 
     def __init__(self, visual: nn.Module) -> None:
         super().__init__()

@@ -12,6 +12,7 @@ import open_clip
 
 from .factory import build_open_clip, list_clip_models
 from .image_encoder import CLIPImageEncoder
+from .resnet_encoder import CLIPResNetEncoder
 from .text_encoder import CLIPTextEncoder, build_tokenizer
 
 
@@ -55,7 +56,10 @@ class OpenCLIP(BaseModule):
             build_tokenizer(model_name, context_length=known_cfg.get('text_cfg', {}).get('context_length'))
         clip = build_open_clip(model_name, pretrained, cache_dir=cache_dir, force_quick_gelu=force_quick_gelu)
         tokenizer = build_tokenizer(model_name, context_length=int(clip.context_length))
-        self.image_encoder = CLIPImageEncoder(clip.visual)
+        if type(clip.visual).__name__ == 'ModifiedResNet':       # RN50, …: MaskCLIP's dense read-out only
+            self.image_encoder = CLIPResNetEncoder(clip.visual)
+        else:
+            self.image_encoder = CLIPImageEncoder(clip.visual)
         self.text_encoder = CLIPTextEncoder(clip, tokenizer)
         self.embed_dim = self.image_encoder.embed_dim
         self.set_grad_checkpointing(grad_checkpointing)

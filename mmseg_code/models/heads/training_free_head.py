@@ -67,6 +67,9 @@ class TrainingFreeHead(OpenVocabularyHead):
         self.sigma = float(sigma)
         self.upsample = int(upsample)
         object.__setattr__(self, '_image_encoder', image_encoder)     # the segmentor's OpenCLIP owns it
+        if not getattr(image_encoder, 'is_vit', True) and last_block != 'maskclip':
+            raise OptionError(f"TrainingFreeHead: last_block={last_block!r} needs a ViT CLIP; a ResNet CLIP "
+                              f"(open_clip ModifiedResNet) has MaskCLIP's read-out only (last_block='maskclip').")
 
     @property
     def image_encoder(self) -> CLIPImageEncoder:
@@ -90,7 +93,10 @@ class TrainingFreeHead(OpenVocabularyHead):
 
     @torch.no_grad()
     def forward(self, inputs: CLIPFeatures) -> torch.Tensor:
-        """mmseg's head call: V ``B×D×h×w`` (unnormalised) of a window's frozen CLIP read-outs."""
+        """mmseg's head call: V ``B×D×h×w`` (unnormalised) of a window's frozen CLIP read-outs (a ResNet CLIP: its
+        MaskCLIP read-out, ``inputs.dense``; ``clip/resnet_encoder.py``)."""
+        if inputs.tokens is None:
+            return inputs.dense
         return self.dense_features(inputs.tokens, inputs.grid)
 
     def class_scores(self, feats: torch.Tensor, classes: ClassEmbeddings, test_cfg) -> torch.Tensor:
