@@ -1,1 +1,1 @@
-from . import clip, heads, losses, prompts, segmentors  # noqa: F401
+from . import clip, training_free, heads, losses, prompts, segmentors  # noqa: F401
