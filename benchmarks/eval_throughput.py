@@ -2,7 +2,7 @@
 
     python benchmarks/eval_throughput.py --tiny                          # tiny CLIP, 96 px, seconds (CPU)
     python benchmarks/eval_throughput.py --arch vitb16 --size 448 --images 2
-    python benchmarks/eval_throughput.py --arch vitb16 --dtypes fp32 --no-pamr-rows --warmup 0 --repeat 1
+    python benchmarks/eval_throughput.py --arch vitb16 --dtypes fp32 --threads 1 --clock cpu   # on a shared CPU
 
 Images are ``--images`` random images of ``S × 1.5S`` (S = ``--size``, the protocol's short side 448; random-init
 weights: speed does not depend on them), ``--classes`` classes with a background, vocabulary embeddings cached as in
@@ -24,6 +24,7 @@ medians), so load drift on a shared machine hits them alike. ``--markdown`` prin
 from __future__ import annotations
 
 import argparse
+import time
 
 import torch
 
@@ -46,6 +47,9 @@ def parse_args(argv=None):
     p.add_argument('--warmup', type=int, default=1)
     p.add_argument('--repeat', type=int, default=3)
     p.add_argument('--markdown', action='store_true')
+    p.add_argument('--clock', choices=['wall', 'cpu'], default='wall',
+                   help="'cpu': this process's CPU seconds (time.process_time; CPU device, best with --threads 1): "
+                        'ratios that hold on a CPU shared with other jobs')
     args = p.parse_args(argv)
     if args.tiny:
         args.arch = 'tiny'
@@ -114,7 +118,7 @@ def modes_and_floors(model, x, size: int, window_batch: int, dtypes, pamr_rows: 
 
 
 def measure(model, dev, size: int, images: int, window_batch: int, dtypes, pamr_rows: bool = True,
-            warmup: int = 1, repeat: int = 3, seed: int = 0) -> tuple[list, int]:
+            warmup: int = 1, repeat: int = 3, seed: int = 0, clock: str = 'wall') -> tuple[list, int]:
     """Time every row and floor round-robin; returns ``(results, windows per image)``, results a list of dicts
     ``mode, pamr, dtype, seconds, img_s, floor_s, overhead``."""
     g = torch.Generator().manual_seed(seed)
@@ -124,7 +128,10 @@ def measure(model, dev, size: int, images: int, window_batch: int, dtypes, pamr_
     fns.update({('floor',) + k: f for k, f in floors.items()})
     saved = dict(model.test_cfg)
     try:
-        t = timeit_interleaved(fns, dev, warmup=warmup, repeat=repeat)
+        if clock == 'cpu' and dev.type != 'cpu':
+            raise ValueError("--clock cpu measures CPU seconds: only for --device cpu")
+        t = timeit_interleaved(fns, dev, warmup=warmup, repeat=repeat,
+                               clock=time.process_time if clock == 'cpu' else time.perf_counter)
     finally:
         model.test_cfg.update(saved)
     out = []
@@ -161,11 +168,12 @@ def main(argv=None):
     dtypes = args.dtypes or ['fp32', 'fp16' if dev.type == 'cuda' else 'bf16']
     cfg, model = build(args.arch, dev, args.classes)
     results, n_win = measure(model, dev, size, args.images, args.window_batch, dtypes, not args.no_pamr_rows,
-                             args.warmup, args.repeat)
+                             args.warmup, args.repeat, clock=args.clock)
     print(f'zero-shot inference, arch={args.arch} ({cfg.model.clip.model_name}, random init), {args.images} images of '
           f'{size}x{size * 3 // 2}, {args.classes} classes, KP mix {model.test_cfg["kp_weight"]}, slide crop {size} '
           f'stride {size // 2} ({n_win} windows/image), window_batch {args.window_batch}, device '
-          f'{describe_device(dev)}; medians of {args.repeat} round-robin runs after {args.warmup} warm-up\n')
+          f'{describe_device(dev)}; medians of {args.repeat} round-robin runs after {args.warmup} warm-up'
+          f'{", CPU seconds (process_time)" if args.clock == "cpu" else ""}\n')
     print(format_table(results, args.images, args.markdown))
     print('\noverhead = row time ÷ (frozen image encoder + decode head forward on the same windows, same batching '
           'and dtype); target <= 1.10 without PAMR (ViT-B/16 at 448)')

@@ -43,7 +43,8 @@ def test_eval_throughput_rows_and_overheads(monkeypatch):
     import torch
     import eval_throughput as et
     _, model = et.build('tiny', torch.device('cpu'), 5)
-    rows, n_win = et.measure(model, torch.device('cpu'), 32, 1, 8, ['fp32'], pamr_rows=True, warmup=0, repeat=1)
+    rows, n_win = et.measure(model, torch.device('cpu'), 32, 1, 8, ['fp32'], pamr_rows=True, warmup=0, repeat=1,
+                             clock='cpu')
     assert n_win == 2
     assert [(r['mode'], r['pamr']) for r in rows] == [(m, p) for m in ('whole', 'slide loop', 'slide batched')
                                                       for p in (False, True)]
