@@ -223,3 +223,22 @@ def test_bf16_miou_change_on_the_synthetic_benchmark(tmp_path):
     assert miou['fp32'] > 4                       # a real prediction, not all background
     assert abs(miou['bf16'] - miou['fp32']) <= 1.0
     assert diff <= 0.03
+
+
+def test_postprocess_equals_mmsegs_with_ties_padding_and_flip(model):
+    """The faster class argmax (``max(dim=0)``) gives mmseg's ``postprocess_result`` exactly, ties included."""
+    from mmseg.models.segmentors.base import BaseSegmentor
+    from mmseg.structures import SegDataSample
+    torch.manual_seed(3)
+    logits = torch.rand(2, 4, 20, 30).round(decimals=1)                 # many exact ties
+    logits[:, 0] = 0.4                                                   # the constant background plane
+    for metas in ([dict(ori_shape=(20, 30), img_shape=(20, 30), padding_size=[0, 0, 0, 0])] * 2,
+                  [dict(ori_shape=(9, 13), img_shape=(18, 26), padding_size=[1, 3, 0, 2], flip=True,
+                        flip_direction='horizontal')] * 2, None):
+        def samples():
+            return None if metas is None else [SegDataSample(metainfo=m) for m in metas]
+        ours = model.postprocess_result(logits, samples())
+        ref = BaseSegmentor.postprocess_result(model, logits, samples())
+        for a, b in zip(ours, ref):
+            assert torch.equal(a.pred_sem_seg.data, b.pred_sem_seg.data)
+            assert torch.equal(a.seg_logits.data, b.seg_logits.data)
