@@ -34,7 +34,7 @@ from common import (ARCHS, build_model, describe_device, device_of, load_config,
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--arch', choices=sorted(ARCHS), default='tiny')
-    p.add_argument('--tiny', action='store_true', help='quick run: tiny CLIP at 96 px, 2 images, 1 repeat')
+    p.add_argument('--tiny', action='store_true', help='quick run: tiny CLIP at 96 px, 2 images, 1 round')
     p.add_argument('--size', type=int, default=None, help='short side S (default 448; 96 with --tiny)')
     p.add_argument('--images', type=int, default=2, help='images per batch')
     p.add_argument('--classes', type=int, default=21, help='vocabulary size incl. background')
@@ -45,7 +45,7 @@ def parse_args(argv=None):
     p.add_argument('--device', default='auto')
     p.add_argument('--threads', type=int, default=None)
     p.add_argument('--warmup', type=int, default=1)
-    p.add_argument('--repeat', type=int, default=3)
+    p.add_argument('--repeat', type=int, default=None, help='rounds (default 3; 1 with --tiny)')
     p.add_argument('--markdown', action='store_true')
     p.add_argument('--clock', choices=['wall', 'cpu'], default='wall',
                    help="'cpu': this process's CPU seconds (time.process_time; CPU device, best with --threads 1): "
@@ -54,7 +54,8 @@ def parse_args(argv=None):
     if args.tiny:
         args.arch = 'tiny'
         args.size = args.size or 96
-        args.repeat = min(args.repeat, 1)
+    if args.repeat is None:
+        args.repeat = 1 if args.tiny else 3
     return args
 
 
