@@ -96,7 +96,7 @@ def test_demo_defaults_resolve_against_the_repository(tmp_path, monkeypatch, ima
 
 def test_demo_projects_config_and_load_strict_from_any_directory(tmp_path, images):
     """An MGCA (projects/) config, given as in the README, from outside the repository; a checkpoint whose keys do
-    not match fails with one line that names --cfg-options load_strict=False, which the demo then accepts."""
+    not match fails with one line that names --cfg-options model.load_strict=False, which the demo then accepts."""
     import torch
     ckpt = tmp_path / 'mismatch.pth'
     torch.save({'state_dict': {'not_in_the_model.weight': torch.zeros(2)}}, ckpt)
@@ -104,8 +104,9 @@ def test_demo_projects_config_and_load_strict_from_any_directory(tmp_path, image
     base = [demo, str(images / 'good.png'), '--vocab', 'cat, dog', '--config', 'projects/mgca/configs/mgca_tiny.py',
             '--checkpoint', str(ckpt)]
     proc = _run(base + ['--out', 'strict.png'], cwd=tmp_path, timeout=600)
-    _one_error_line(proc, 'demo.py', 'load anyway with --cfg-options load_strict=False')
-    proc = _run(base + ['--out', 'loose.png', '--cfg-options', 'load_strict=False'], cwd=tmp_path, timeout=600)
+    _one_error_line(proc, 'demo.py', 'load anyway with --cfg-options model.load_strict=False')
+    proc = _run(base + ['--out', 'loose.png', '--cfg-options', 'model.load_strict=False'], cwd=tmp_path,
+                timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert Image.open(tmp_path / 'loose.png').size[1] == 48 and (tmp_path / 'loose_pred.png').is_file()
 
