@@ -166,3 +166,23 @@ def test_other_tools_bad_paths(tmp_path, images):
     _one_error_line(proc, 'benchmark.py', "unknown benchmark 'voc12'; did you mean 'voc21'?")
     proc = _run([osp.join(TOOLS, 'quickstart.py'), '--clip', 'nope.pth'], cwd=tmp_path)
     _one_error_line(proc, 'quickstart.py', '--clip checkpoint not found: nope.pth')
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ('echo pwned > PWNED',))
+
+
+def test_checkpoint_that_would_run_code_is_one_line(tmp_path, images):
+    """A checkpoint or CLIP weights file whose pickle calls os.system: refused by torch's weights_only loading, and
+    the tool says so in one line naming the refused global and the opt-in tool; the payload never runs."""
+    import torch
+    evil = tmp_path / 'EVIL.pt'
+    torch.save({'state_dict': {}, 'payload': _Evil()}, evil)
+    demo = osp.join(TOOLS, 'demo.py')
+    base = [demo, str(images / 'good.png'), '--vocab', 'cat, dog', '--config', 'configs/code/code_tiny.py']
+    for extra in (['--checkpoint', str(evil)], ['--cfg-options', f'model.clip.pretrained={evil}']):
+        proc = _run(base + extra, cwd=tmp_path, timeout=600)
+        last = _one_error_line(proc, 'demo.py', f'{evil}: refused to unpickle posix.system')
+        assert f'tools/model_converters/trust_checkpoint.py {evil} OUT.pth' in last
+        assert not (tmp_path / 'PWNED').exists()
