@@ -35,7 +35,8 @@ SNAPSHOT = textwrap.dedent('''
                 hashlib.md5(code.co_code).hexdigest() if code is not None else None]
 
     def members(cls):
-        return {k: ident(v) for k, v in sorted(vars(cls).items()) if callable(v) or isinstance(v, (classmethod, staticmethod))}
+        return {k: ident(v) for k, v in sorted(vars(cls).items())
+                if callable(v) or isinstance(v, (classmethod, staticmethod))}
 
     import mmengine.registry as mreg
     out = dict(
@@ -48,7 +49,8 @@ SNAPSHOT = textwrap.dedent('''
         runner_functions={n: ident(getattr(runner_mod, n)) for n in ('_load_checkpoint_to_model', '_load_checkpoint',
                           'save_checkpoint')},
         torch_load=ident(torch.load), torch_save=ident(torch.save),
-        safe_globals=sorted(str(ident(g[0] if isinstance(g, tuple) else g)) for g in torch.serialization.get_safe_globals()),
+        safe_globals=sorted(str(ident(g[0] if isinstance(g, tuple) else g))
+                            for g in torch.serialization.get_safe_globals()),
         torch_state=[torch.get_num_threads(), str(torch.get_default_dtype()),
                      torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
                      torch.backends.cudnn.deterministic, os.environ.get('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD')],
