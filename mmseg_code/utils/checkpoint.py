@@ -75,7 +75,7 @@ def refusal_line(exc: BaseException, filename: Optional[str] = None) -> str:
     """One line for a ``weights_only`` refusal: the file, the refused global, the opt-in tool."""
     if isinstance(exc, UnsafeCheckpointError):
         return str(exc)
-    filename = filename or _loaded_file(exc) or 'the checkpoint'
+    filename = _loaded_file(exc) or filename or 'the checkpoint'  # the file torch was reading, if it can tell
     out = 'OUT.pth'
     return (f'{filename}: refused to unpickle {refused_global(str(exc))} (checkpoints load with weights_only=True, so '
             f'a file cannot run code). If you trust this file, convert it once with '
