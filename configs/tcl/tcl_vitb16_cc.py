@@ -22,4 +22,4 @@ train_pipeline = [
 ]
 train_dataloader = dict(batch_size=64, dataset=dict(pipeline=train_pipeline))
 
-custom_hooks = [dict(type='SkipCounterHook', interval=50), dict(type='UnfreezeBlockHook')]
+custom_hooks = _base_.custom_hooks + [dict(type='SkipCounterHook', interval=50), dict(type='UnfreezeBlockHook')]
