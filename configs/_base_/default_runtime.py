@@ -15,7 +15,12 @@ log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
-randomness = dict(seed=0)
+# diff_rank_seed: rank r seeds its global RNGs with seed + r (MMEngine's set_random_seed), as the official CoDe/TCL
+# code does (seed + rank): DDP ranks draw different Gumbel noise (and KgCoOpNounPrompt's template generator, seeded
+# with its own seed + rank). What must agree across ranks does not use this seed: the image-text stream splits its
+# shards with the dataset's own seed (ImageTextDataset.seed), samplers get a seed broadcast from rank 0, initial
+# weights are broadcast from rank 0 after init_weights, and ExactResumeHook saves/restores every rank's RNG states.
+randomness = dict(seed=0, diff_rank_seed=True)
 
 # Checkpoints at fixed iterations, the last few kept; never selected by a test-set score (save_best=None).
 # AtomicCheckpointHook (mmseg_code/engine/hooks/atomic_checkpoint_hook.py) is MMEngine's CheckpointHook with atomic
