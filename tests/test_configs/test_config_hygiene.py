@@ -34,6 +34,7 @@ RELIABILITY = [dict(type='ExactResumeHook'), dict(type='NonFiniteGuardHook', max
 ISSUE17_CHANGED = {'configs/tcl/tcl_vitb16_cc.py': ('train_pipeline', 'train_dataloader')}
 ISSUE17_ADDED = {
     'configs/tcl/tcl_vitb16_cc_code_pipeline.py',                                    # item 4
+    'configs/code/code_vitb16_cc_nouns.py', 'configs/code/code_tiny_nouns.py',        # item 5
 }
 
 
