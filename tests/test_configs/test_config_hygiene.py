@@ -35,6 +35,7 @@ ISSUE17_CHANGED = {'configs/tcl/tcl_vitb16_cc.py': ('train_pipeline', 'train_dat
 ISSUE17_ADDED = {
     'configs/tcl/tcl_vitb16_cc_code_pipeline.py',                                    # item 4
     'configs/code/code_vitb16_cc_nouns.py', 'configs/code/code_tiny_nouns.py',        # item 5
+    'projects/mgca/configs/tcl_vitb16_cc3m.py',                                      # item 8
 }
 
 
