@@ -36,6 +36,7 @@ ISSUE17_ADDED = {
     'configs/tcl/tcl_vitb16_cc_code_pipeline.py',                                    # item 4
     'configs/code/code_vitb16_cc_nouns.py', 'configs/code/code_tiny_nouns.py',        # item 5
     'projects/mgca/configs/tcl_vitb16_cc3m.py',                                      # item 8
+    'projects/tseg/configs/tseg-tfidf_vits16-bert-small_4xb8-120k_phrasecut-384x384.py',  # item 11
 }
 
 

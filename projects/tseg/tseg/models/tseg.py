@@ -43,6 +43,8 @@ class TSEG(BaseSegmentor):
         loss_cls: weak loss config (``TSEGSoftMarginLoss``).
         loss_dice: full-supervision loss config (``TSEGDiceLoss``).
         supervision: ``'weak'`` (TSEG) or ``'full'`` (the paper's upper bound).
+        train_cfg: ``ground_truth``: ``'identity'`` (default, the paper's) or ``'tfidf'`` (Table 2c's soft targets,
+            :func:`batch_targets`).
         test_cfg: ``threshold`` (None: σ(s_bg) = 0.5 on MPA masks), ``expressions_key`` (metainfo key), ``crf``
             (None, True or a ``DenseCRF`` argument dict: dense-CRF post-processing of the masks on the image; needs
             the optional ``pydensecrf2`` package, one-line error at build time without it); an unknown key is an
@@ -68,7 +70,9 @@ class TSEG(BaseSegmentor):
         self.loss_cls = MODELS.build(loss_cls or dict(type='TSEGSoftMarginLoss'))
         self.loss_dice = MODELS.build(loss_dice or dict(type='TSEGDiceLoss'))
         self.supervision = supervision
-        self.train_cfg = train_cfg or {}
+        self.train_cfg = dict(ground_truth='identity')
+        check_known_keys(train_cfg or {}, self.train_cfg, 'TSEG train_cfg')
+        self.train_cfg.update(train_cfg or {})
         self.test_cfg = dict(threshold=None, expressions_key='expressions', crf=None)
         check_known_keys(test_cfg or {}, self.test_cfg, 'TSEG test_cfg')
         self.test_cfg.update(test_cfg or {})
@@ -132,7 +136,7 @@ class TSEG(BaseSegmentor):
         exprs = self._expressions(data_samples)
         if self.supervision == 'full':
             return self._loss_full(inputs, data_samples, exprs)
-        texts, targets = batch_targets(exprs)
+        texts, targets = batch_targets(exprs, self.train_cfg['ground_truth'])
         scores, _ = self.patch_text_scores(inputs, texts)           # B×N×L
         z, _ = self.pooling(scores)                                 # B×L
         targets = targets.to(z.device)
