@@ -37,6 +37,11 @@ ISSUE17_ADDED = {
     'configs/code/code_vitb16_cc_nouns.py', 'configs/code/code_tiny_nouns.py',        # item 5
     'projects/mgca/configs/tcl_vitb16_cc3m.py',                                      # item 8
     'projects/tseg/configs/tseg-tfidf_vits16-bert-small_4xb8-120k_phrasecut-384x384.py',  # item 11
+    'projects/tseg/configs/tseg-zeroshot_vits16-bert-small_phrasecut_voc12-448.py',      # item 11
+    *(f'projects/tseg/configs/tseg-{m}-baseline_vits16-bert-small_4xb4-16k_voc12aug-384x384.py'
+      for m in ('spa', 'gap', 'gmp')),                                                   # item 11
+    *(f'projects/tseg/configs/tseg-full_vits16-bert-small_4xb4-80k_{d}-512x512.py'
+      for d in ('refcoco', 'refcoco+', 'refcocog')),                                     # item 11
 }
 
 
