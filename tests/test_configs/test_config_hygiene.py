@@ -13,8 +13,8 @@ Intentional differences from ``BEFORE`` (the commit the refactor started from), 
   in a test run they do nothing).
 
 Later intentional changes (issue 17), listed in ``ISSUE17_CHANGED`` / ``ISSUE17_ADDED``: ``randomness.diff_rank_seed``
-(item 2), MGCA's ``model.test_cfg.units='image'`` (item 7), TCL's own timm augmentation in ``configs/tcl/tcl_vitb16_cc.py`` (item 4), and the configs added by items
-4, 5, 8 and 11.
+(item 2), MGCA's ``model.test_cfg.units='image'`` (item 7), TCL's own timm augmentation in
+``configs/tcl/tcl_vitb16_cc.py`` (item 4), and the configs added by items 4, 5, 8 and 11.
 """
 import glob
 import os

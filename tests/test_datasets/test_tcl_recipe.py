@@ -74,7 +74,8 @@ def test_random_erasing_matches_timm_after_normalisation():
     std = np.array([58.395, 57.12, 57.375], np.float32)
     bgr = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     ours = TimmRandomErasing(prob=1.0, mode='pixel', max_count=1)
-    ref = __import__("timm.data.random_erasing", fromlist=["x"]).RandomErasing(probability=1.0, mode='pixel', max_count=1, device='cpu')
+    from timm.data.random_erasing import RandomErasing
+    ref = RandomErasing(probability=1.0, mode='pixel', max_count=1, device='cpu')
     random.seed(3), torch.manual_seed(3)
     got = ours(dict(img=bgr.copy()))['img']
     assert got.dtype == np.float32

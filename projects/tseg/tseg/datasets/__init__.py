@@ -6,7 +6,8 @@ from .synthetic_refer import referring_expressions, write_referring_benchmark
 from .transforms import (LoadReferMasks, PackReferInputs, SampleReferExpressions, SegLabelsToExpressions,
                          SwapLeftRightWords)
 
-__all__ = ['SegLabelsToExpressions', 'ReferSegDataset', 'RefCOCOSegDataset', 'PhraseCutSegDataset', 'LoadReferMasks', 'PackReferInputs',
+__all__ = ['SegLabelsToExpressions', 'ReferSegDataset', 'RefCOCOSegDataset', 'PhraseCutSegDataset', 'LoadReferMasks',
+           'PackReferInputs',
            'SampleReferExpressions', 'SwapLeftRightWords', 'decode_segmentation', 'dump_records', 'load_phrasecut',
            'load_records', 'load_refcoco', 'rle_decode', 'rle_encode', 'referring_expressions',
            'write_referring_benchmark']
