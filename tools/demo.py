@@ -16,7 +16,7 @@ Referring expressions (TSEG, ``projects/tseg``): one mask per expression,
 Works from any directory: a relative config, checkpoint, image or vocabulary file not found in the current directory is
 taken from the repository (``--out`` is written relative to the current directory). The image is decoded, and every
 path checked, before the model is built; bad input ends with one line on stderr and exit status 2 (``--debug``: the
-traceback). ``--cfg-options load_strict=False`` loads a checkpoint whose keys do not all match.
+traceback). ``--cfg-options model.load_strict=False`` loads a checkpoint whose keys do not all match.
 """
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--no-pamr', action='store_true', help='skip PAMR (background threshold 0.5)')
     p.add_argument('--device', default='cpu')
     p.add_argument('--opacity', type=float, default=0.5)
-    tool.add_cfg_options_arg(p, 'override settings of the model config (e.g. load_strict=False)')
+    tool.add_cfg_options_arg(p, 'override settings of the model config (e.g. model.load_strict=False)')
     tool.add_debug_arg(p)
     args = p.parse_args(argv)
     if (args.vocab is None) == (args.expr is None):
@@ -108,12 +108,10 @@ def main(argv=None) -> int:
     import numpy as np
     from PIL import Image
 
-    import mmseg_code  # noqa: F401  (registers the plugin, safe checkpoint loading)
+    import mmseg_code  # noqa: F401  (registers the plugin's modules)
     from mmseg_code.apis import OVSegInferencer
-    from mmseg_code.compat import set_strict_loading
     from mmseg_code.utils import load_config
     cfg = load_config(args.config, args.cfg_options)
-    set_strict_loading(cfg.get('load_strict', True))  # --cfg-options load_strict=False: non-strict keys
     training_free = cfg.model.get('type') == 'TrainingFreeSegmentor'      # no weights of its own: none needed
     if args.checkpoint is None and not training_free:
         print('[demo] no --checkpoint: the model keeps the weights its config builds (random masker for the '

@@ -80,9 +80,9 @@ def main(argv=None) -> int:
     check_args(args)
     if args.check_args:
         return 0
-    import mmseg_code  # noqa: F401  (registers the plugin, safe checkpoint loading)
+    import mmseg_code  # noqa: F401  (registers the plugin's modules)
     from mmengine.runner import Runner
-    from mmseg_code.compat import init_cpu_distributed, set_strict_loading, teardown_distributed
+    from mmseg_code.compat import init_cpu_distributed, teardown_distributed
     from mmseg_code.utils import load_tool_config
 
     cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
@@ -104,7 +104,6 @@ def main(argv=None) -> int:
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
-    set_strict_loading(cfg.get('load_strict', True))  # --cfg-options load_strict=False: non-strict keys
     init_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.test()

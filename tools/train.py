@@ -80,11 +80,11 @@ def main(argv=None) -> int:
     check_args(args)
     if args.check_args:
         return 0
-    import mmseg_code  # noqa: F401  (registers the plugin, safe checkpoint loading)
+    import mmseg_code  # noqa: F401  (registers the plugin's modules)
     from mmengine.runner import Runner
     from mmseg.registry import RUNNERS
-    from mmseg_code.compat import init_cpu_distributed, set_strict_loading, teardown_distributed
-    from mmseg_code.engine.reliability import add_reliability_hooks, check_train_config
+    from mmseg_code.compat import init_cpu_distributed, teardown_distributed
+    from mmseg_code.engine.reliability import check_train_config
     from mmseg_code.utils import load_tool_config
 
     cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
@@ -96,9 +96,7 @@ def main(argv=None) -> int:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise tool.UserError('--auto-scale-lr needs auto_scale_lr=dict(base_batch_size=...) in the config.')
         cfg.auto_scale_lr.enable = True
-    add_reliability_hooks(cfg)  # exact resume + non-finite guard (mmseg_code/engine/reliability.py)
     check_train_config(cfg)  # ConfigError: one line
-    set_strict_loading(cfg.get('load_strict', True))  # --cfg-options load_strict=False: non-strict keys
     init_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()

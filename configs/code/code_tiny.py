@@ -35,8 +35,8 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
 default_hooks = dict(logger=dict(interval=10),
-                     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=20, max_keep_ckpts=1,
+                     checkpoint=dict(by_epoch=False, interval=20, max_keep_ckpts=1,
                                      save_last=True, save_best=None),
                      visualization=dict(type='SegVisualizationHook', draw=False))
-custom_hooks = [dict(type='SkipCounterHook', interval=10), dict(type='UnfreezeBlockHook'),
-                dict(type='DatasetVocabularyHook')]
+custom_hooks = _base_.custom_hooks + [dict(type='SkipCounterHook', interval=10), dict(type='UnfreezeBlockHook'),
+                                     dict(type='DatasetVocabularyHook')]

@@ -35,5 +35,7 @@ param_scheduler = [
 ]
 train_cfg = dict(max_iters=total_iters, val_interval=total_iters)
 default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=total_iters, max_keep_ckpts=1))
-custom_hooks = [dict(type='SkipCounterHook', interval=50), dict(type='UnfreezeBlockHook'),
+# the parent's hooks (the reliability hooks of default_runtime.py first), skip counts logged every 50 iterations
+custom_hooks = [dict(type='ExactResumeHook'), dict(type='NonFiniteGuardHook', max_consecutive=5),
+                dict(type='SkipCounterHook', interval=50), dict(type='UnfreezeBlockHook'),
                 dict(type='DatasetVocabularyHook')]

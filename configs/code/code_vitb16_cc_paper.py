@@ -1,4 +1,5 @@
-# CoDe with every choice taken from the paper's text where it differs from the official code (ref-code-impl.md §6):
+# CoDe with every choice taken from the paper's text (CoDe Sec. 3-4) where it differs from the official code
+# (072jiajia/Image-Text-Co-Decomposition, configs/experiment_configs.yml):
 #   L_kg = ||n - n'||^2 with n' from "a photo of a {N}."        (official: 1 - cos, random ImageNet template)
 #   L^t_seg labels = argmax self-labels over the J+1 word classes (official: noun-token labels from the data),
 #     plain CE (no 0.5 class weight: the paper gives none)

@@ -35,5 +35,5 @@ test_cfg = dict(type='TestLoop')
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=20, max_keep_ckpts=2),
                      visualization=dict(type='SegVisualizationHook', draw=False))
-custom_hooks = [dict(type='SkipCounterHook', interval=10), dict(type='UnfreezeBlockHook'),
-                dict(type='DatasetVocabularyHook')]
+custom_hooks = _base_.custom_hooks + [dict(type='SkipCounterHook', interval=10), dict(type='UnfreezeBlockHook'),
+                                     dict(type='DatasetVocabularyHook')]

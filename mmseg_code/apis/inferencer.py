@@ -32,13 +32,15 @@ import mmcv
 import numpy as np
 from mmengine.config import Config
 from mmengine.dataset import Compose
-from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
+from mmengine.runner import load_checkpoint, load_state_dict
 from mmseg.apis import MMSegInferencer
 from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
 from PIL import Image
 
 from .visualization import draw_overlay
+from ..engine.checkpoint_format import from_weights_only
+from ..utils.checkpoint import as_refusal, is_weights_only_refusal
 from ..utils.options import OptionError
 
 VocabularyType = Union[str, Sequence[Union[str, Sequence[str]]]]
@@ -120,7 +122,7 @@ def init_segmentor(config: Union[str, Config, dict], checkpoint: Optional[str] =
     ``init_cfg`` and to guess class names from ``num_classes``), accepts checkpoints without ``meta`` (e.g. converted
     official releases) and sets the vocabulary. The result works with ``mmseg.apis.inference_model``.
     """
-    import mmseg_code  # noqa: F401  (registers the plugin; safe checkpoint loading)
+    import mmseg_code  # noqa: F401  (registers the plugin)
     register_all_modules(init_default_scope=True)
     cfg = _load_config(config)
     if cfg_options:
@@ -129,8 +131,12 @@ def init_segmentor(config: Union[str, Config, dict], checkpoint: Optional[str] =
     cfg.model['train_cfg'] = None
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
-        ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-        _load_checkpoint_to_model(model, ckpt)
+        try:
+            load_checkpoint(model, checkpoint, map_location='cpu')   # strict names: the segmentor's own check
+        except Exception as err:  # noqa: BLE001
+            if is_weights_only_refusal(err):
+                raise as_refusal(err, checkpoint) from None
+            raise
     model.cfg = cfg
     _resolve_meta(model, vocabulary, background, palette)
     model.to(device)
@@ -188,9 +194,14 @@ class OVSegInferencer(MMSegInferencer):
                  vocabulary: Optional[VocabularyType] = None, background: Union[str, bool] = 'auto',
                  palette: Optional[Sequence] = None, device: Optional[str] = None, test_cfg: Optional[dict] = None,
                  scope: Optional[str] = 'mmseg') -> None:
-        import mmseg_code  # noqa: F401  (registers the plugin; safe checkpoint loading)
+        import mmseg_code  # noqa: F401  (registers the plugin)
         cfg = prepare_config(_load_config(model), test_cfg)
-        super().__init__(model=cfg, weights=weights, device=device, scope=scope)
+        try:
+            super().__init__(model=cfg, weights=weights, device=device, scope=scope)
+        except Exception as err:  # noqa: BLE001
+            if is_weights_only_refusal(err):
+                raise as_refusal(err, weights) from None
+            raise
         self.set_vocabulary(vocabulary, background, palette)
 
     def set_vocabulary(self, vocabulary: Optional[VocabularyType], background: Union[str, bool] = 'auto',
@@ -208,7 +219,10 @@ class OVSegInferencer(MMSegInferencer):
         # No Cityscapes fallback: the vocabulary decides the classes (set in __init__). A checkpoint whose meta names
         # classes gives the vocabulary only when neither the config nor the caller does.
         if checkpoint is not None:
-            _load_checkpoint_to_model(model, checkpoint)
+            from_weights_only(checkpoint)                      # numpy values of AtomicCheckpointHook's format
+            state = checkpoint.get('state_dict', checkpoint)
+            state = type(state)((k[len('module.'):] if k.startswith('module.') else k, v) for k, v in state.items())
+            load_state_dict(model, state)                      # strict names: the segmentor's own check
             classes = ((checkpoint.get('meta') or {}).get('dataset_meta') or {}).get('classes')
             if classes and getattr(model, 'vocabulary', None) is None:
                 model.set_vocabulary(list(classes))

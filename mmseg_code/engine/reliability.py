@@ -1,27 +1,14 @@
-"""Training-reliability defaults that ``tools/train.py`` adds to every config (exact resume, non-finite guard).
+"""Checks of a training config that fail early with one line (``tools/train.py`` calls :func:`check_train_config`).
 
-A hook already listed in ``custom_hooks`` (e.g. with other arguments) is kept as configured; set
-``reliability_hooks = False`` in a config to add none.
+The reliability hooks themselves (``ExactResumeHook``, ``NonFiniteGuardHook``, ``SkipCounterHook``) and crash-safe
+checkpointing (``AtomicCheckpointHook``) are listed in the configs (``configs/_base_/default_runtime.py`` and the
+method configs), so a Runner built from the config by any entry point runs them.
 """
 from __future__ import annotations
 
 from mmengine.config import Config
 
 from mmseg_code.utils.tool import UserError
-
-DEFAULT_HOOKS = (dict(type='ExactResumeHook'), dict(type='NonFiniteGuardHook', max_consecutive=5))
-
-
-def add_reliability_hooks(cfg: Config) -> None:
-    """Append ``ExactResumeHook`` and ``NonFiniteGuardHook`` to ``cfg.custom_hooks`` unless present or disabled."""
-    if cfg.get('reliability_hooks', True) is False:
-        return
-    hooks = list(cfg.get('custom_hooks', None) or [])
-    present = {h.get('type') if isinstance(h, dict) else type(h).__name__ for h in hooks}
-    for h in DEFAULT_HOOKS:
-        if h['type'] not in present:
-            hooks.append(dict(h))
-    cfg.custom_hooks = hooks
 
 
 class ConfigError(UserError, ValueError):

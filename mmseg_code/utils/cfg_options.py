@@ -36,10 +36,12 @@ from typing import Any, Optional
 from .tool import UserError
 
 #: top-level keys read by the plugin and its tools (beyond ``Runner``'s arguments)
-TOP_LEVEL_KEYS = ('runner_type', 'custom_imports', 'load_strict', 'reliability_hooks', 'tta_model', 'tta_pipeline',
-                  'benchmark', 'benchmark_protocol')
+TOP_LEVEL_KEYS = ('runner_type', 'custom_imports', 'tta_model', 'tta_pipeline', 'benchmark', 'benchmark_protocol')
 #: keys ``mmengine.optim.build_optim_wrapper`` takes out of ``optim_wrapper`` before building its ``type``
 OPTIM_WRAPPER_KEYS = ('constructor', 'paramwise_cfg', 'optimizer')
+#: top-level keys older versions of the tools read, and where the setting is now
+MOVED_KEYS = {'load_strict': 'it is a model argument now: model.load_strict=False',
+              'reliability_hooks': 'the reliability hooks are listed in custom_hooks now; remove them there'}
 _MISSING = object()
 
 
@@ -234,6 +236,9 @@ def _check_option(cfg, option: str, value: Any) -> None:
     if not all(parts):
         raise UserError(f'--cfg-options {option}: empty name in the key')
     root = cfg._cfg_dict if hasattr(cfg, '_cfg_dict') else cfg
+    if parts[0] in MOVED_KEYS and parts[0] not in root:
+        raise UserError(f'--cfg-options {option}: the config (top level) has no key {parts[0]!r}; '
+                        f'{MOVED_KEYS[parts[0]]}')
     node: Any = root
     parents: list = []
     for i, part in enumerate(parts):

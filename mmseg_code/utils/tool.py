@@ -15,7 +15,9 @@ the package's own ``import mmseg_code.utils.tool`` later finds the same module i
   (``<tool>: error: ...``) and exit status 2, with no traceback; ``--debug`` (every tool has it) or
   ``MMSEG_CODE_DEBUG=1`` shows the traceback. User input errors are :class:`UserError` (and its subclasses in the
   plugin: ``ConfigError``, ``OptionError``, ``VocabularyError``, ``CheckpointKeyError``, ``UnsafeCheckpointError``),
-  paths that do not exist or cannot be written (``FileNotFoundError``, ``PermissionError``, ...) and unknown registry types.
+  torch's refusal of a checkpoint under ``weights_only=True`` (one line: the refused global and the opt-in tool),
+  paths that do not exist or cannot be written (``FileNotFoundError``, ``PermissionError``, ...) and unknown registry
+  types.
   Anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
@@ -199,6 +201,8 @@ def is_user_error(exc: BaseException) -> bool:
     """Whether ``exc`` reports bad user input (one line) rather than a bug (traceback)."""
     if isinstance(exc, (UserError, ) + _PATH_ERRORS):
         return True
+    if _weights_only_refusal(exc) is not None:
+        return True  # torch refused to unpickle a checkpoint (weights_only=True)
     msg = error_message(exc)
     if isinstance(exc, KeyError) and ' is not in the ' in msg and ' registry' in msg:
         return True  # mmengine: `type` names nothing registered
@@ -207,8 +211,22 @@ def is_user_error(exc: BaseException) -> bool:
     return False
 
 
+def _weights_only_refusal(exc: BaseException) -> Optional[str]:
+    """For torch's ``weights_only`` refusal of a checkpoint: one line naming the file, the refused global and the
+    opt-in tool (``mmseg_code/utils/checkpoint.py``); None for any other exception."""
+    import pickle
+    if not isinstance(exc, pickle.UnpicklingError):
+        return None
+    from mmseg_code.utils.checkpoint import is_weights_only_refusal, refusal_line
+    return refusal_line(exc) if is_weights_only_refusal(exc) else None
+
+
 def error_message(exc: BaseException) -> str:
-    """The exception's message on one line (KeyError's quotes removed)."""
+    """The exception's message on one line (KeyError's quotes removed; torch's refusal of a checkpoint shortened to
+    the refused global and the opt-in tool)."""
+    refusal = _weights_only_refusal(exc)
+    if refusal is not None:
+        return refusal
     msg = exc.args[0] if isinstance(exc, KeyError) and len(exc.args) == 1 else str(exc)
     msg = ' '.join(str(msg).split())
     return msg or type(exc).__name__

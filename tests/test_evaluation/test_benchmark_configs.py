@@ -13,7 +13,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DS = osp.join(ROOT, 'configs', '_base_', 'datasets')
 
 # name: (number of classes, has background, mmseg/plugin dataset type, reduce_zero_label) — from the papers' protocol
-# (ref-tcl.md §4 table): VOC 21, Context 60, Object 81 with background; VOC20, Context59, Stuff 171, City 19, ADE 150.
+# (TCL Sec. 4.1 and Table 1): VOC 21, Context 60, Object 81 with background; VOC20, Context59, Stuff 171, City 19, ADE 150.
 EXPECTED = {
     'voc21': (21, True, 'PascalVOCDataset', False),
     'context60': (60, True, 'PascalContextDataset', False),

@@ -1,5 +1,5 @@
-"""Official TCL / CoDe checkpoints → plugin names: state dicts written with the official key names (ref-tcl.md §5,
-ref-code-impl.md §2) land in the right parameters, and the converted model predicts exactly as the source model."""
+"""Official TCL / CoDe checkpoints → plugin names: state dicts written with the official key names (kakaobrain/tcl
+models/tcl/*.py, 072jiajia/Image-Text-Co-Decomposition models/tcl/*.py) land in the right parameters, and the converted model predicts exactly as the source model."""
 import os.path as osp
 
 import pytest

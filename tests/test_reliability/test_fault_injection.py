@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from mmengine.fileio import LocalBackend
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from mmseg.registry import DATASETS, TRANSFORMS
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 import mmseg_code  # noqa: F401
-from mmseg_code.compat import CheckpointSaveError, checkpoint_save, safe_torch_load
+from mmseg_code.engine.hooks.atomic_checkpoint_hook import CheckpointSaveError
 from mmseg_code.datasets.synthetic_shapes import ShapesConfig, write_caption_shards
 
 _ids = itertools.count()
@@ -55,7 +56,8 @@ def _runner(work, dataset, max_iters, resume=False, num_workers=0):
         train_cfg=dict(by_epoch=False, max_iters=max_iters, val_interval=10 ** 6),
         optim_wrapper=dict(optimizer=dict(type='AdamW', lr=0.1)),
         param_scheduler=dict(type='LinearLR', by_epoch=False, begin=0, end=max_iters, start_factor=0.1),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2, max_keep_ckpts=1)),
+        default_hooks=dict(checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=2,
+                                           max_keep_ckpts=1)),
         resume=resume, log_level='WARNING')
 
 
@@ -65,7 +67,7 @@ def _ckpt_files(work):
 
 
 def _assert_complete(path, iteration):
-    ckpt = safe_torch_load(str(path))
+    ckpt = torch.load(str(path))                              # torch's default, weights_only=True
     assert ckpt['meta']['iter'] == iteration
     assert {'meta', 'state_dict', 'optimizer', 'param_schedulers', 'message_hub'} <= set(ckpt)
     assert set(ckpt['state_dict']) == {'lin.weight', 'lin.bias'}
@@ -75,15 +77,16 @@ def _assert_complete(path, iteration):
 
 def test_full_disk_on_checkpoint_save_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     work = tmp_path / 'work'
-    real_write = checkpoint_save._write_all
+    real_put = LocalBackend.put
 
-    def write_then_enospc(f, data):  # the disk fills up half-way through iter_6.pth
-        if 'iter_6' in f.name:
-            f.write(data[:len(data) // 2])
+    def put_then_enospc(self, obj, filepath):  # the disk fills up half-way through iter_6.pth
+        if 'iter_6' in str(filepath):
+            with open(filepath, 'wb') as f:
+                f.write(obj[:len(obj) // 2])
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real_write(f, data)
+        real_put(self, obj, filepath)
 
-    monkeypatch.setattr(checkpoint_save, '_write_all', write_then_enospc)
+    monkeypatch.setattr(LocalBackend, 'put', put_then_enospc)  # this test's fault, not the plugin's
     runner = _runner(work, CrashingDataset(16), max_iters=8)
     with pytest.raises(CheckpointSaveError) as err:
         runner.train()
@@ -94,13 +97,13 @@ def test_full_disk_on_checkpoint_save_keeps_the_last_good_checkpoint(tmp_path, m
     assert _ckpt_files(work) == ['iter_4.pth', 'last_checkpoint']
     assert (work / 'last_checkpoint').read_text() == str(work / 'iter_4.pth')
     ckpt = _assert_complete(work / 'iter_4.pth', 4)
-    monkeypatch.setattr(checkpoint_save, '_write_all', real_write)
+    monkeypatch.setattr(LocalBackend, 'put', real_put)
     # space freed: --resume continues from iteration 4 and finishes; max_keep_ckpts=1 prunes after saving
     resumed = _runner(work, CrashingDataset(16), max_iters=8, resume=True)
     resumed.train()
     assert resumed.iter == 8
     assert _ckpt_files(work) == ['iter_8.pth', 'last_checkpoint']
-    assert not torch.equal(safe_torch_load(str(work / 'iter_8.pth'))['state_dict']['lin.weight'],
+    assert not torch.equal(torch.load(str(work / 'iter_8.pth'))['state_dict']['lin.weight'],
                            ckpt['state_dict']['lin.weight'])
 
 

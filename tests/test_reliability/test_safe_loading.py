@@ -1,7 +1,10 @@
-"""Checkpoints load with weights_only semantics; mismatched keys fail with one line listing them unless non-strict
-loading is asked for; converted-style files (no frozen CLIP, no loss temperatures) load strictly."""
+"""Checkpoints in AtomicCheckpointHook's format load with torch's weights_only default and MMEngine's stock loader;
+other pickles are refused with one line; mismatched keys fail with one line listing them unless the model's
+``load_strict=False`` asks for non-strict loading; converted-style files (no frozen CLIP, no loss temperatures) load
+strictly."""
 import argparse
 import os
+import pickle
 
 import numpy as np
 import pytest
@@ -13,8 +16,9 @@ from mmengine.runner.checkpoint import load_checkpoint
 from mmseg.registry import MODELS
 
 import mmseg_code  # noqa: F401
-from mmseg_code.compat import CheckpointKeyError, UnsafeCheckpointError, set_strict_loading
+from mmseg_code.engine.checkpoint_format import from_weights_only, to_weights_only
 from mmseg_code.engine.hooks.exact_resume_hook import capture_rng_state
+from mmseg_code.utils.checkpoint import CheckpointKeyError, refusal_line
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -27,14 +31,16 @@ def model():
 
 
 @pytest.fixture
-def strict_default():
+def strict_default(model):
     yield
-    set_strict_loading(True)
+    model.load_strict = True
 
 
 def _save(path, state_dict, **extra):
-    torch.save(dict(meta=dict(iter=4, seed=np.int64(0), arr=np.arange(3)), state_dict=state_dict,
-                    message_hub=dict(log_scalars={'train/loss': HistoryBuffer([1.0, 2.0], [1, 1])}), **extra), path)
+    """A checkpoint as AtomicCheckpointHook writes it (numpy and HistoryBuffer values in plain form)."""
+    torch.save(to_weights_only(dict(
+        meta=dict(iter=4, seed=np.int64(0), arr=np.arange(3)), state_dict=state_dict,
+        message_hub=dict(log_scalars={'train/loss': HistoryBuffer([1.0, 2.0], [1, 1])}), **extra)), path)
     return str(path)
 
 
@@ -42,15 +48,18 @@ def test_plugin_checkpoint_with_resume_state_loads_weights_only(model, tmp_path)
     sd = {k: v.clone() + 1 for k, v in model.state_dict().items()}
     path = _save(tmp_path / 'ok.pth', sd, resume_state=dict(rng=[capture_rng_state(model)], positions={0: {}}))
     other = MODELS.build(Config.fromfile(os.path.join(ROOT, 'configs/code/code_tiny.py')).model)
-    ckpt = load_checkpoint(other, path, map_location='cpu')
+    ckpt = from_weights_only(load_checkpoint(other, path, map_location='cpu'))   # MMEngine's loader, torch's default
     assert all(torch.equal(other.state_dict()[k], sd[k]) for k in sd)
     assert isinstance(ckpt['resume_state']['rng'][0]['python'], tuple)
-    # a file that would run code is refused (weights_only), with one line
+    assert isinstance(ckpt['message_hub']['log_scalars']['train/loss'], HistoryBuffer)
+    assert ckpt['meta']['seed'] == 0 and type(ckpt['meta']['seed']) is np.int64
+    # a file that holds any other object is refused (weights_only); the tools print one line naming it
     evil = tmp_path / 'evil.pth'
     torch.save(dict(state_dict=sd, payload=argparse.Namespace(cmd='rm -rf ~')), evil)
-    with pytest.raises(UnsafeCheckpointError) as e:
+    with pytest.raises(pickle.UnpicklingError) as e:
         load_checkpoint(other, str(evil), map_location='cpu')
-    assert '\n' not in str(e.value) and 'weights_only=True' in str(e.value)
+    line = refusal_line(e.value)
+    assert '\n' not in line and 'argparse.Namespace' in line and str(evil) in line and 'trust_checkpoint.py' in line
 
 
 def test_mismatched_keys_fail_with_the_key_lists_unless_non_strict(model, tmp_path, strict_default):
@@ -65,11 +74,11 @@ def test_mismatched_keys_fail_with_the_key_lists_unless_non_strict(model, tmp_pa
     assert '\n' not in msg
     assert '1 missing key(s) [decode_head.sim2mask.w]' in msg
     assert '2 unexpected key(s) [decode_head.sim2mask.weight, decoder.extra.bias]' in msg
-    assert 'load_strict=False' in msg
+    assert '--cfg-options model.load_strict=False' in msg
     before = model.decode_head.sim2mask.b.detach().clone()
     sd['decode_head.sim2mask.b'] = before + 1
     path = _save(tmp_path / 'bad2.pth', sd)
-    set_strict_loading(False)                                    # what --cfg-options load_strict=False does
+    model.load_strict = False                                    # what --cfg-options model.load_strict=False does
     load_checkpoint(model, path, map_location='cpu')
     assert torch.equal(model.decode_head.sim2mask.b.detach(), before + 1)
     with torch.no_grad():

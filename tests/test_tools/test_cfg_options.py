@@ -32,7 +32,9 @@ def _error(cfg, **options):
     ('train_dataloader.batch_sze', 2,
      "train_dataloader (a DataLoader) has no key 'batch_sze'; did you mean 'batch_size' or 'batch_sampler'?"),
     ('modle.test_cfg.pamr', False, "the config (top level) has no key 'modle'; did you mean 'model'?"),
-    ('load_stict', False, "the config (top level) has no key 'load_stict'; did you mean 'load_strict'?"),
+    ('model.load_stict', False, "CoDe has no key 'load_stict'; did you mean 'load_strict'?"),
+    ('load_strict', False, "the config (top level) has no key 'load_strict'; it is a model argument now: "
+     "model.load_strict=False"),
     ('model.decode_head.decoder.n_layer', 2, "GatedDecoder has no key 'n_layer'; did you mean 'n_layers'?"),
     ('model.decode_head.unfreeze_iterr', 2,
      "ImageSegmenter has no key 'unfreeze_iterr'; did you mean 'unfreeze_iter'?"),
@@ -67,7 +69,7 @@ def test_legitimate_options_pass(cfg):
         'model.decode_head.decoder.n_layers': 2,
         'model.type': 'TCL',                                 # registered in the same registry
         'param_scheduler.1.end': 3,
-        'load_strict': False,                                # read by the tools
+        'model.load_strict': False,                          # an argument of the plugin's segmentors
         'env_cfg.anything': 1,                               # free-form dict (no type, no listed keys)
         'train_dataloader.num_batch_per_epoch': 2,           # read by MMEngine's build_dataloader
         'train_dataloader.dataset.sources.urls': 'x/*.tar',

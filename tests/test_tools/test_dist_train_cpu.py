@@ -55,7 +55,7 @@ optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01, mo
 param_scheduler = []
 default_hooks = dict(timer=dict(type='IterTimerHook'), logger=dict(type='LoggerHook', interval=1),
                      param_scheduler=dict(type='ParamSchedulerHook'),
-                     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=4),
+                     checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=4),
                      sampler_seed=dict(type='DistSamplerSeedHook'))
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
 log_processor = dict(by_epoch=False)
@@ -80,7 +80,8 @@ def test_dist_train_two_cpu_processes(tmp_path):
     ckpt_path = work / 'iter_4.pth'
     assert ckpt_path.is_file()
 
-    # The checkpoint loads through mmengine (safe loader) into a model built from the same config.
+    # The checkpoint (AtomicCheckpointHook: weights-only clean) loads through mmengine's unchanged loader into a
+    # model built from the same config.
     import mmseg_code  # noqa: F401
     from mmengine.config import Config
     from mmengine.runner import load_checkpoint
@@ -119,7 +120,7 @@ def test_stock_mmseg_stack_end_to_end_single_process(tmp_path):
     assert 'mIoU' in out.stdout + out.stderr
     assert len(list((work / 'preds').glob('*.png'))) == 8
 
-    # mmseg.apis on the same checkpoint (checkpoint loading goes through the safe loader).
+    # mmseg.apis on the same checkpoint: torch's weights_only default reads AtomicCheckpointHook's files.
     import mmseg_code  # noqa: F401
     from mmseg.apis import MMSegInferencer, inference_model, init_model
     model = init_model(str(cfg), str(work / 'iter_4.pth'), device='cpu', cfg_options={})

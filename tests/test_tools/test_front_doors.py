@@ -96,7 +96,7 @@ def test_demo_defaults_resolve_against_the_repository(tmp_path, monkeypatch, ima
 
 def test_demo_projects_config_and_load_strict_from_any_directory(tmp_path, images):
     """An MGCA (projects/) config, given as in the README, from outside the repository; a checkpoint whose keys do
-    not match fails with one line that names --cfg-options load_strict=False, which the demo then accepts."""
+    not match fails with one line that names --cfg-options model.load_strict=False, which the demo then accepts."""
     import torch
     ckpt = tmp_path / 'mismatch.pth'
     torch.save({'state_dict': {'not_in_the_model.weight': torch.zeros(2)}}, ckpt)
@@ -104,8 +104,9 @@ def test_demo_projects_config_and_load_strict_from_any_directory(tmp_path, image
     base = [demo, str(images / 'good.png'), '--vocab', 'cat, dog', '--config', 'projects/mgca/configs/mgca_tiny.py',
             '--checkpoint', str(ckpt)]
     proc = _run(base + ['--out', 'strict.png'], cwd=tmp_path, timeout=600)
-    _one_error_line(proc, 'demo.py', 'load anyway with --cfg-options load_strict=False')
-    proc = _run(base + ['--out', 'loose.png', '--cfg-options', 'load_strict=False'], cwd=tmp_path, timeout=600)
+    _one_error_line(proc, 'demo.py', 'load anyway with --cfg-options model.load_strict=False')
+    proc = _run(base + ['--out', 'loose.png', '--cfg-options', 'model.load_strict=False'], cwd=tmp_path,
+                timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert Image.open(tmp_path / 'loose.png').size[1] == 48 and (tmp_path / 'loose_pred.png').is_file()
 
@@ -176,3 +177,23 @@ def test_other_tools_bad_paths(tmp_path, images):
     _one_error_line(proc, 'benchmark.py', "unknown benchmark 'voc12'; did you mean 'voc21'?")
     proc = _run([osp.join(TOOLS, 'quickstart.py'), '--clip', 'nope.pth'], cwd=tmp_path)
     _one_error_line(proc, 'quickstart.py', '--clip checkpoint not found: nope.pth')
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ('echo pwned > PWNED',))
+
+
+def test_checkpoint_that_would_run_code_is_one_line(tmp_path, images):
+    """A checkpoint or CLIP weights file whose pickle calls os.system: refused by torch's weights_only loading, and
+    the tool says so in one line naming the refused global and the opt-in tool; the payload never runs."""
+    import torch
+    evil = tmp_path / 'EVIL.pt'
+    torch.save({'state_dict': {}, 'payload': _Evil()}, evil)
+    demo = osp.join(TOOLS, 'demo.py')
+    base = [demo, str(images / 'good.png'), '--vocab', 'cat, dog', '--config', 'configs/code/code_tiny.py']
+    for extra in (['--checkpoint', str(evil)], ['--cfg-options', f'model.clip.pretrained={evil}']):
+        proc = _run(base + extra, cwd=tmp_path, timeout=600)
+        last = _one_error_line(proc, 'demo.py', f'{evil}: refused to unpickle posix.system')
+        assert f'tools/model_converters/trust_checkpoint.py {evil} OUT.pth' in last
+        assert not (tmp_path / 'PWNED').exists()

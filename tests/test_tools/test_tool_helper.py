@@ -104,10 +104,10 @@ def test_plugin_validation_errors_are_one_line(tmp_path, capsys):
     from mmseg.registry import MODELS
 
     import mmseg_code  # noqa: F401
-    from mmseg_code.compat import CheckpointKeyError, UnsafeCheckpointError
     from mmseg_code.engine.reliability import ConfigError
     from mmseg_code.models.vocab import Vocabulary
     from mmseg_code.utils import load_config
+    from mmseg_code.utils.checkpoint import CheckpointKeyError, UnsafeCheckpointError
     for exc in (ConfigError('a'), CheckpointKeyError('b'), UnsafeCheckpointError('c')):
         assert tool.is_user_error(exc)
 

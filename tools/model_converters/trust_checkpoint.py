@@ -1,10 +1,10 @@
 """Re-save a checkpoint you trust in a form that loads with ``weights_only=True``.
 
-mmseg-code refuses checkpoints holding Python objects outside a small allow-list (see
-``mmseg_code/compat/checkpoint.py``), because unpickling such a file can run arbitrary code. This tool
-is the explicit opt-in: it unpickles FILE fully (only do this for files from a source you trust) and
-writes OUT with the model weights and plain-Python metadata only (optimizer state, message hub and
-other runtime objects are dropped, so OUT is for testing/fine-tuning, not for ``--resume``).
+torch >= 2.6 (and so MMEngine, mmseg and this plugin) refuses checkpoints holding Python objects outside torch's
+allow-list, because unpickling such a file can run arbitrary code; the tools name the refused global in one line
+and point here. This tool is the explicit opt-in: it unpickles FILE fully (only do this for files from a source you
+trust) and writes OUT with the model weights and plain-Python metadata only (optimizer state, message hub and other
+runtime objects are dropped, so OUT is for testing/fine-tuning, not for ``--resume``).
 
     python tools/model_converters/trust_checkpoint.py FILE OUT
 """

@@ -27,4 +27,3 @@ train_dataloader = dict(
         seed=0,
         pipeline=train_pipeline))
 
-custom_hooks = [dict(type='SkipCounterHook', interval=50)]

@@ -1,4 +1,5 @@
-# Zero-shot evaluation protocol of TCL/CoDe (ref-tcl.md §4), shared by the 8 benchmark configs of this folder
+# Zero-shot evaluation protocol of TCL/CoDe (TCL Sec. 4.1; official kakaobrain/tcl, configs/eval.yml and
+# segmentation/configs/_base_/datasets/*.py), shared by the 8 benchmark configs of this folder
 # (voc21, voc20, context60, context59, coco_object, coco_stuff171, cityscapes, ade20k), which add only what differs:
 # dataset type and paths, reduce_zero_label, the vocabulary and the background rule.
 #   * test resize: short side 448 (long side <= 2048, upscaling allowed), no flip, no multi-scale;

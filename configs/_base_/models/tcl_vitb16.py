@@ -1,4 +1,4 @@
-# TCL (CVPR 2023) on OpenAI CLIP ViT-B/16 (ref-tcl.md "Spec for a re-implementation").
+# TCL (CVPR 2023) on OpenAI CLIP ViT-B/16 (TCL Sec. 3; official code kakaobrain/tcl, models/tcl/ and configs/tcl.yml).
 # Frozen fp32 CLIP (0 trainable); trainable: copy of the last ViT block (frozen for the first 30k iterations by
 # UnfreezeBlockHook), GDecoder with 4 gated 3x3 convs (double=True), image_proj (copy of ln_post + proj),
 # Sim2Mask w=10, b=-2.5, and the two InfoNCE temperatures.

@@ -1,7 +1,8 @@
-# TCL's optimisation (ref-tcl.md §3): AdamW (0.9, 0.999), eps 1e-6, wd 0.05 with no decay on 1-D tensors and
-# biases (0-d scalars such as gates, w/b and temperatures are decayed, as the official code does), lr scaled
-# linearly 3e-4 * B / 4096 -> 7.5e-5 at B = 1024 (min 4e-5 * B / 4096 -> 1e-5), linear warmup from factor 1e-4
-# over 15k iterations then cosine over 35k, 50k iterations, grad-norm clip 5.0, fp16 AMP (`--amp`).
+# TCL's optimisation (TCL Sec. 4.1; official kakaobrain/tcl, configs/tcl.yml over configs/default.yml): AdamW
+# (0.9, 0.999), eps 1e-6, wd 0.05 with no decay on 1-D tensors and biases (0-d scalars such as gates, w/b and
+# temperatures are decayed, as the official code does), lr scaled linearly 3e-4 * B / 4096 -> 7.5e-5 at B = 1024
+# (min 4e-5 * B / 4096 -> 1e-5), linear warmup from factor 1e-4 over 15k iterations then cosine over 35k, 50k
+# iterations, grad-norm clip 5.0, fp16 AMP (`--amp`).
 total_iters = 50000
 warmup_iters = 15000
 base_lr = 7.5e-5

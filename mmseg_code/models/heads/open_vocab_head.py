@@ -1,4 +1,5 @@
-"""Open-vocabulary decode head: TCL's inference protocol (TCL Sec. 4.1, ref-tcl.md §4), shared by TCL, CoDe and MGCA.
+"""Open-vocabulary decode head: TCL's inference protocol (TCL Sec. 3.4 and 4.1; official kakaobrain/tcl,
+segmentation/evaluation/tcl_seg.py), shared by TCL, CoDe and MGCA.
 
 mmseg's ``MultimodalEncoderDecoder.encode_decode`` calls ``decode_head.predict([x, f, c], batch_img_metas, test_cfg)``
 for one window ``x`` (``B×3×H×W``, normalised), its frozen CLIP read-outs ``f`` (``CLIPFeatures`` of x̃, x zero-padded

@@ -33,6 +33,7 @@ from typing import List, Optional, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.dist import get_rank
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
@@ -59,6 +60,9 @@ class KgCoOpNounPrompt(BaseModule):
         kg_templates: ``'imagenet80'`` (official: random one of the 80 ImageNet templates per noun and step),
             ``'photo'`` (paper: ``"a photo of a {}."``) or an explicit list of ``{}`` templates.
         seed: seed of the template generator (reproducible targets).
+        rank_seed: seed the generator with ``seed + rank`` (``mmengine.dist.get_rank()`` when the module is built;
+            MMEngine's runner sets up the process group before it builds the model), so DDP ranks draw different
+            templates as the official code does (it seeds with seed + rank). False: every rank draws the same ones.
         cache_size: maximum number of cached noun BPE id lists (LRU).
     """
 
@@ -68,6 +72,7 @@ class KgCoOpNounPrompt(BaseModule):
                  ctx_init: str = 'a photo of' + ' x' * 50,
                  kg_templates: str | Sequence[str] = 'imagenet80',
                  seed: int = 0,
+                 rank_seed: bool = True,
                  cache_size: int = 65536,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -102,7 +107,8 @@ class KgCoOpNounPrompt(BaseModule):
         bpe = self._bpe
         self._template_parts = [(bpe(t.split('{}')[0]), bpe(t.split('{}')[1])) for t in templates]
         self.seed = seed
-        self._generator = torch.Generator().manual_seed(seed)
+        self.rank_seed = bool(rank_seed)
+        self._generator = torch.Generator().manual_seed(int(seed) + (get_rank() if self.rank_seed else 0))
         self._cache: OrderedDict[str, List[int]] = OrderedDict()
         self.cache_size = int(cache_size)
 
@@ -196,4 +202,4 @@ class KgCoOpNounPrompt(BaseModule):
         return self.encode_prompt_ids(ids[:n]), self.encode_target_ids(ids[n:])
 
     def extra_repr(self) -> str:
-        return f'n_ctx={self.n_ctx}, templates={len(self.templates)}, seed={self.seed}'
+        return f'n_ctx={self.n_ctx}, templates={len(self.templates)}, seed={self.seed}, rank_seed={self.rank_seed}'

@@ -27,7 +27,10 @@ stored once, under ``clip.``), the text classifier keeps a plain reference to th
 ``inference`` asserts that the images of a batch share their ``ori_shape``.
 
 Checkpoints written before this layout (``image_segmenter.*``, CoDe's ``noun_prompt.*``) load through
-:func:`upgrade_state_dict`.
+:func:`upgrade_state_dict`. Loading is strict about names, whoever loads (MMEngine's ``load_from``/``--resume``,
+``init_model``, the inferencers, ``load_state_dict``): a checkpoint that misses a required key or has an unexpected one
+raises :class:`CheckpointKeyError` (one line) before any weight is copied; ``load_strict=False`` (a model argument:
+``--cfg-options model.load_strict=False``) loads anyway, with MMEngine's warning about the keys.
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.models.segmentors.multimodal_encoder_decoder import MultimodalEncoderDecoder
 from mmseg.registry import MODELS
 
+from ...utils.checkpoint import CheckpointKeyError
 from ...utils.options import OptionError, check_known_keys
 from ..heads.open_vocab_head import background_threshold
 from ..inference_options import (DEFAULT_WINDOW_BATCH, CompiledEncoder, autocast_for, check_inference_options,
@@ -77,6 +81,27 @@ def upgrade_state_dict(state_dict: dict, prefix: str = '') -> dict:
     return state_dict
 
 
+def _short(keys: list, n: int = 5) -> str:
+    shown = ', '.join(keys[:n])
+    return f'[{shown}{", ..." if len(keys) > n else ""}]'
+
+
+def check_checkpoint_keys(model, state_dict: dict, prefix: str = '', source: str = 'checkpoint') -> None:
+    """Raise :class:`CheckpointKeyError` when the keys of ``state_dict`` under ``prefix`` miss required or have
+    unexpected keys of ``model`` (keys of the layout before the encoder-decoder contract count under their new names,
+    as the model loads them; the keys a checkpoint may leave out are the model's ``optional_state_dict_prefixes()``)."""
+    own = set(model.state_dict().keys())
+    given = set(upgrade_state_dict({k[len(prefix):]: None for k in state_dict if k.startswith(prefix)}))
+    optional = model.optional_state_dict_prefixes()
+    missing = sorted(k for k in own - given if not k.startswith(optional) and 'num_batches_tracked' not in k)
+    unexpected = sorted(given - own)
+    if missing or unexpected:
+        raise CheckpointKeyError(
+            f'{source} does not match {type(model).__name__}: {len(missing)} missing key(s) {_short(missing)}, '
+            f'{len(unexpected)} unexpected key(s) {_short(unexpected)}. Check the config matches the checkpoint, '
+            f'or load anyway with --cfg-options model.load_strict=False.')
+
+
 @MODELS.register_module()
 class TextSupervisedSegmentor(MultimodalEncoderDecoder):
     """Frozen CLIP + text classifier + open-vocabulary decode head; inference as TCL evaluates.
@@ -93,6 +118,8 @@ class TextSupervisedSegmentor(MultimodalEncoderDecoder):
         train_cfg: unused (kept for mmseg compatibility).
         test_cfg: see ``DEFAULT_TEST_CFG`` (a subclass's ``default_test_cfg`` adds its own keys); an unknown key is
             an error.
+        load_strict: a checkpoint's keys must match the model's (:class:`CheckpointKeyError` otherwise); False
+            loads whatever matches.
     """
 
     default_test_cfg: dict = DEFAULT_TEST_CFG
@@ -107,7 +134,8 @@ class TextSupervisedSegmentor(MultimodalEncoderDecoder):
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
-                 pretrained: Optional[str] = None) -> None:
+                 pretrained: Optional[str] = None,
+                 load_strict: bool = True) -> None:
         # mmseg's ``init_model`` sets ``model.pretrained = None`` on every config; CLIP weights come from
         # ``clip.pretrained``, so only None is accepted here.
         if pretrained is not None:
@@ -125,6 +153,7 @@ class TextSupervisedSegmentor(MultimodalEncoderDecoder):
         self.test_cfg = ConfigDict(cfg)
         if cfg['pamr']:
             MODELS.build(cfg['pamr_cfg'])          # a bad pamr_cfg fails here, not at the first prediction
+        self.load_strict = bool(load_strict)
         self._dataset_meta: Optional[dict] = None
         self._fixed_vocabulary = vocabulary is not None
         if vocabulary is not None:
@@ -295,6 +324,8 @@ class TextSupervisedSegmentor(MultimodalEncoderDecoder):
         return ('clip.', ) + tuple(f'{name}.' for name, _ in self.named_children() if 'loss' in name)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        if self.load_strict:
+            check_checkpoint_keys(self, state_dict, prefix)
         upgrade_state_dict(state_dict, prefix)          # children are loaded after this, from the renamed keys
         return super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 

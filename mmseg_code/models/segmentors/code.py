@@ -62,6 +62,11 @@ class CoDe(TCL):
         region_prompt: ``RegionHighlightPrompt`` config (``learnable=False`` = TCL's zero fill).
         word_prompt: ``WordHighlightPrompt`` config (``length``/``width`` default to the CLIP text tower's).
         hcl_loss: ``InfoNCE`` config of L_hcl (own learnable temperature).
+        hcl_text: text side of L_hcl's similarity matrix S. ``'word_segments'`` (CoDe, Eq. 6-7): e_t of the
+            highlighted word segments. ``'nouns'``: the paper's "individual nouns instead of word segments" ablation
+            (Sec. 4.4, "Effectiveness of jointly decomposing text", 30.2 average): S from the region embeddings and the
+            embeddings n_j of the bare nouns (the KgCoOp noun embeddings of Sec. 3.2); the text segmenter and L^t_seg
+            still train, the word highlighting prompt is not built (nothing would use it).
         loss_weights: λ of Eq. 8: ``kg``, ``seg_img``, ``seg_txt``, ``hcl`` (missing keys take the official
             8.0 / 1.0 / 1.0 / 0.5). The λ_hcl sweep: ``--cfg-options model.loss_weights.hcl=0.25``.
         **kwargs: :class:`TCL` / :class:`TextSupervisedSegmentor` arguments (``clip``, ``decode_head``,
@@ -77,6 +82,7 @@ class CoDe(TCL):
                  region_prompt: dict = dict(type='RegionHighlightPrompt'),
                  word_prompt: dict = dict(type='WordHighlightPrompt'),
                  hcl_loss: dict = dict(type='InfoNCE'),
+                 hcl_text: str = 'word_segments',
                  loss_weights: Optional[dict] = None,
                  **kwargs) -> None:
         super().__init__(text_encoder=text_encoder, **kwargs)
@@ -84,10 +90,14 @@ class CoDe(TCL):
         self.kg_loss = MODELS.build(kg_loss)
         self.region_prompt = MODELS.build(region_prompt)
         self.co_decomposition = bool(co_decomposition)
+        if hcl_text not in ('word_segments', 'nouns'):
+            raise ValueError(f"CoDe: hcl_text must be 'word_segments' or 'nouns', got {hcl_text!r}")
+        self.hcl_text = hcl_text
         if self.co_decomposition:
             self.text_segmenter = MODELS.build(text_segmenter, default_args=dict(text_encoder=te))
             self.text_seg_loss = MODELS.build(text_seg_loss)
-            self.word_prompt = MODELS.build(word_prompt, default_args=dict(length=te.context_length, width=te.width))
+            self.word_prompt = None if hcl_text == 'nouns' else MODELS.build(
+                word_prompt, default_args=dict(length=te.context_length, width=te.width))
             self.hcl_loss = MODELS.build(hcl_loss)
         else:
             self.text_segmenter = self.text_seg_loss = self.word_prompt = self.hcl_loss = None
@@ -142,6 +152,10 @@ class CoDe(TCL):
                 raise KeyError("TextSegLoss(label_source='word_labels') needs word_labels in the data samples")
             word_labels = torch.stack([s.word_labels for s in data_samples]).to(device)
         loss_txt = self.text_seg_loss(z, word_labels, ids, eot, noun_valid)
+        w = self.loss_weights
+        if self.hcl_text == 'nouns':  # Sec. 4.4 ablation: S from region embeddings and the noun embeddings n_j
+            loss_hcl = self.hcl_loss(image_emb, texts.emb, valid=texts.valid)
+            return dict(loss_seg_txt=w['seg_txt'] * loss_txt, loss_hcl=w['hcl'] * loss_hcl)
         m_t = word_masks(z).transpose(0, 1).reshape(j * b, length)                       # N×L, noun-major
         with torch.no_grad():
             x_t = te.embed_tokens(ids)                                                   # B×L×C (frozen)
@@ -149,7 +163,6 @@ class CoDe(TCL):
         h_t = self.word_prompt(x_t.repeat(j, 1, 1), m_t, eot_n)                          # N×L×C
         e_t = te.encode_embeddings(h_t, eot_n)                                           # N×D
         loss_hcl = self.hcl_loss(image_emb, e_t, valid=texts.valid)
-        w = self.loss_weights
         return dict(loss_seg_txt=w['seg_txt'] * loss_txt, loss_hcl=w['hcl'] * loss_hcl)
 
     # ------------------------------------------------------------------ training

@@ -37,6 +37,6 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=total_iters, val_interval=
 auto_scale_lr = dict(enable=False, base_batch_size=global_batch)
 
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2500, max_keep_ckpts=2, save_last=True,
+    checkpoint=dict(by_epoch=False, interval=2500, max_keep_ckpts=2, save_last=True,
                     save_best=None))
-custom_hooks = [dict(type='SkipCounterHook', interval=50)]
+custom_hooks = _base_.custom_hooks + [dict(type='SkipCounterHook', interval=50)]

@@ -24,6 +24,6 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
 default_hooks = dict(logger=dict(interval=20),
-                     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1,
+                     checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1,
                                      save_best=None),
                      visualization=dict(type='SegVisualizationHook', draw=False))

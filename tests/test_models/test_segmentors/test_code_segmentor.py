@@ -317,3 +317,33 @@ def test_autocast_smoke():
     assert all(torch.isfinite(v) and v.dtype == torch.float32 for k, v in losses.items() if k != 'seg_img')
     total(losses).backward()
     assert model.word_prompt.prompt.grad is not None and torch.isfinite(model.text_encoder.noun_prompt.ctx.grad).all()
+
+
+def test_nouns_instead_of_word_segments_reaches_the_loss(monkeypatch):
+    """Sec. 4.4 ablation (issue 17 item 5): with hcl_text='nouns', L_hcl's text side is the noun embeddings n_j."""
+    from mmengine.config import Config
+    for path in ('configs/code/code_vitb16_cc_nouns.py', 'configs/code/code_tiny_nouns.py'):
+        assert Config.fromfile(path).model.hcl_text == 'nouns'
+    seen = {}
+    for mode in ('word_segments', 'nouns'):
+        model = build(hcl_text=mode)
+        model.train()
+        assert (model.word_prompt is None) == (mode == 'nouns')
+        calls = []
+        inner = model.hcl_loss.forward
+        monkeypatch.setattr(model.hcl_loss, 'forward', lambda v, t, **kw: calls.append(t) or inner(v, t, **kw))
+        x, samples = batch(model, b=2)
+        torch.manual_seed(1)
+        losses = model.loss(x, samples)
+        assert len(calls) == 1 and torch.isfinite(losses['loss_hcl'])
+        flat = [s.nouns[j] for j in range(2) for s in samples]  # noun-major, as encode_train_texts
+        n_j = model.text_encoder.noun_prompt(flat)
+        assert torch.allclose(calls[0], n_j, atol=1e-6) == (mode == 'nouns')
+        total(losses).backward()
+        if mode == 'nouns':  # L_hcl now trains the KgCoOp context through n_j; no word prompt exists
+            assert model.text_encoder.noun_prompt.ctx.grad is not None
+            assert not any('word_prompt' in k for k in model.state_dict())
+        seen[mode] = losses['loss_hcl'].item()
+    assert seen['nouns'] != pytest.approx(seen['word_segments'])
+    with pytest.raises(ValueError, match='hcl_text'):
+        build(hcl_text='words')

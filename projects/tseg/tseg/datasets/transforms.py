@@ -118,3 +118,34 @@ class PackReferInputs(BaseTransform):
             sample.gt_masks = PixelData(data=torch.from_numpy(np.ascontiguousarray(m)).bool())
         sample.set_metainfo({k: results[k] for k in self.meta_keys if k in results})
         return dict(inputs=inputs, data_samples=sample)
+
+
+@TRANSFORMS.register_module()
+class SegLabelsToExpressions(BaseTransform):
+    """Image-level labels as expressions (TSEG Table 1: weakly-supervised PASCAL VOC with the class names encoded by
+    the language model): ``results['expressions']`` = the names of the classes present in ``gt_seg_map``.
+
+    Put it right after ``LoadAnnotations``, before any crop, so the labels are those of the whole image (as
+    image-level supervision gives them). Pack with ``PackSegInputs(meta_keys=(... , 'expressions'))``.
+
+    Args:
+        class_names: name of label ``first_label + k`` at index k (VOC: the 20 objects, ``first_label=1``).
+        first_label: label value of ``class_names[0]`` (values below it, e.g. VOC's background 0, are skipped).
+        ignore_index: label value that is no class (VOC boundaries: 255).
+    """
+
+    def __init__(self, class_names: Sequence[str], first_label: int = 1, ignore_index: int = 255) -> None:
+        self.class_names = list(class_names)
+        self.first_label = int(first_label)
+        self.ignore_index = int(ignore_index)
+
+    def transform(self, results: Dict) -> Dict:
+        present = np.unique(results['gt_seg_map'])
+        k = [int(v) - self.first_label for v in present
+             if int(v) != self.ignore_index and 0 <= int(v) - self.first_label < len(self.class_names)]
+        results['expressions'] = [self.class_names[i] for i in sorted(k)]
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(classes={len(self.class_names)}, first_label={self.first_label}, '
+                f'ignore_index={self.ignore_index})')

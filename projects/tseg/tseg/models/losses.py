@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import re
 from typing import List, Sequence, Tuple
 
 import torch
@@ -19,15 +20,46 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 
-def batch_targets(expressions: Sequence[Sequence[str]]) -> Tuple[List[str], torch.Tensor]:
-    """Identity ground truth over a mini-batch (Table 2c "identity").
+def tfidf_similarity(texts: Sequence[str]) -> torch.Tensor:
+    """Cosine similarity ``L×L`` of the tf-idf vectors of ``texts`` (the batch's L unique expressions = documents).
+
+    Words: lower-cased ``\\w+`` runs. tf(w, d) = count(w in d) / |d|; idf(w) = log(L / df(w)) + 1 (the +1 keeps a
+    word shared by every expression of the batch from vanishing, as scikit-learn's non-smoothed idf). An expression
+    without words has a zero vector (similarity 0, except 1 with itself).
+    """
+    docs = [re.findall(r'\w+', t.lower()) for t in texts]
+    n = len(docs)
+    words = sorted({w for d in docs for w in d})
+    index = {w: i for i, w in enumerate(words)}
+    tf = torch.zeros(n, len(words), dtype=torch.float64)
+    for i, d in enumerate(docs):
+        for w in d:
+            tf[i, index[w]] += 1.0 / len(d)
+    df = (tf > 0).sum(0).to(torch.float64)
+    vec = tf * (torch.log(n / df.clamp_min(1)) + 1.0)
+    norm = vec.norm(dim=1, keepdim=True)
+    vec = vec / norm.clamp_min(1e-12)
+    sim = vec @ vec.t()
+    sim.fill_diagonal_(1.0)
+    return sim.float()
+
+
+def batch_targets(expressions: Sequence[Sequence[str]], ground_truth: str = 'identity'
+                  ) -> Tuple[List[str], torch.Tensor]:
+    """Ground truth over a mini-batch (Table 2c).
 
     Args:
         expressions: per image, its positive expressions.
+        ground_truth: ``'identity'`` (the paper's choice: 1 iff the exact string is one of the image's
+            expressions, else 0) or ``'tfidf'`` (Table 2c's soft ground truth, Sec. 4.3: "the similarity between two
+            referring expressions is computed according to a tf-idf score" -- image b's target for expression j is
+            the largest tf-idf cosine between j and b's own expressions, so "brown cat" gets a positive target in
+            an image of "tabby cat"; its own expressions keep 1).
     Returns:
-        the L unique expressions of the batch (first-seen order) and targets ``B×L`` (float, 1 iff the exact
-        string is one of the image's expressions).
+        the L unique expressions of the batch (first-seen order) and targets ``B×L`` (float in [0, 1]).
     """
+    if ground_truth not in ('identity', 'tfidf'):
+        raise ValueError(f"ground_truth must be 'identity' or 'tfidf', got {ground_truth!r}")
     vocab: dict = {}
     for exprs in expressions:
         for e in exprs:
@@ -36,6 +68,12 @@ def batch_targets(expressions: Sequence[Sequence[str]]) -> Tuple[List[str], torc
     for b, exprs in enumerate(expressions):
         for e in exprs:
             targets[b, vocab[e]] = 1.0
+    if ground_truth == 'tfidf' and len(vocab):
+        sim = tfidf_similarity(list(vocab))
+        for b, exprs in enumerate(expressions):
+            own = [vocab[e] for e in exprs]
+            if own:
+                targets[b] = sim[own].max(0).values
     return list(vocab), targets
 
 

@@ -43,10 +43,14 @@ class TSEG(BaseSegmentor):
         loss_cls: weak loss config (``TSEGSoftMarginLoss``).
         loss_dice: full-supervision loss config (``TSEGDiceLoss``).
         supervision: ``'weak'`` (TSEG) or ``'full'`` (the paper's upper bound).
+        train_cfg: ``ground_truth``: ``'identity'`` (default, the paper's) or ``'tfidf'`` (Table 2c's soft targets,
+            :func:`batch_targets`).
         test_cfg: ``threshold`` (None: σ(s_bg) = 0.5 on MPA masks), ``expressions_key`` (metainfo key), ``crf``
             (None, True or a ``DenseCRF`` argument dict: dense-CRF post-processing of the masks on the image; needs
-            the optional ``pydensecrf2`` package, one-line error at build time without it); an unknown key is an
-            error.
+            the optional ``pydensecrf2`` package, one-line error at build time without it); ``class_names`` (a
+            list: zero-shot semantic segmentation, Sec. 4.6 -- every image gets these names as its expressions and
+            ``pred_sem_seg`` holds class index + 1, 0 = background) and ``score_thr`` (drop a class whose confidence
+            σ(z) is not above it; the paper uses 0.5); an unknown key is an error.
     """
 
     def __init__(self, image_encoder: dict, text_encoder: dict, similarity: Optional[dict] = None,
@@ -68,8 +72,11 @@ class TSEG(BaseSegmentor):
         self.loss_cls = MODELS.build(loss_cls or dict(type='TSEGSoftMarginLoss'))
         self.loss_dice = MODELS.build(loss_dice or dict(type='TSEGDiceLoss'))
         self.supervision = supervision
-        self.train_cfg = train_cfg or {}
-        self.test_cfg = dict(threshold=None, expressions_key='expressions', crf=None)
+        self.train_cfg = dict(ground_truth='identity')
+        check_known_keys(train_cfg or {}, self.train_cfg, 'TSEG train_cfg')
+        self.train_cfg.update(train_cfg or {})
+        self.test_cfg = dict(threshold=None, expressions_key='expressions', crf=None, class_names=None,
+                             score_thr=None)
         check_known_keys(test_cfg or {}, self.test_cfg, 'TSEG test_cfg')
         self.test_cfg.update(test_cfg or {})
         self.crf = None
@@ -118,6 +125,9 @@ class TSEG(BaseSegmentor):
         return 0.5 if t is None else float(t)
 
     def _expressions(self, data_samples: Sequence[SegDataSample]) -> List[List[str]]:
+        names = self.test_cfg.get('class_names')
+        if names is not None and not self.training:  # zero-shot: the class names are every image's expressions
+            return [list(names) for _ in data_samples]
         key = self.test_cfg['expressions_key']
         out = []
         for s in data_samples:
@@ -132,7 +142,7 @@ class TSEG(BaseSegmentor):
         exprs = self._expressions(data_samples)
         if self.supervision == 'full':
             return self._loss_full(inputs, data_samples, exprs)
-        texts, targets = batch_targets(exprs)
+        texts, targets = batch_targets(exprs, self.train_cfg['ground_truth'])
         scores, _ = self.patch_text_scores(inputs, texts)           # B×N×L
         z, _ = self.pooling(scores)                                 # B×L
         targets = targets.to(z.device)
@@ -212,6 +222,8 @@ class TSEG(BaseSegmentor):
             if self.crf is not None:
                 masks = self.apply_crf(inputs, b, valid[b], masks)
             binary = self.binarize(masks)
+            if self.test_cfg.get('score_thr') is not None:  # Sec. 4.6: keep the classes the image-level score accepts
+                binary = binary & (res['scores'] > float(self.test_cfg['score_thr']))[:, None, None]
             label = torch.where(binary.any(0), (masks * binary).argmax(0) + 1, 0)
             sample.set_data(dict(seg_logits=PixelData(data=masks), pred_masks=PixelData(data=binary),
                                  pred_sem_seg=PixelData(data=label[None])))

@@ -9,6 +9,6 @@ param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=8000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=8000, max_keep_ckpts=3,
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=8000, max_keep_ckpts=3,
                                      save_best=None),
                      visualization=dict(type='SegVisualizationHook', draw=False))
