@@ -42,7 +42,7 @@ from mmengine.logging import print_log
 from mmseg.registry import DATASETS, TRANSFORMS
 from torch.utils.data import IterableDataset, get_worker_info
 
-from .skip import SkipCounter, SkipSample
+from .skip import CHANGES_KEY, SkipCounter, SkipSample
 from .sources import build_source
 from .stream_state import ResumeState, logical_worker, seeded_global_rngs
 from .webdataset_io import RawSample, random_mix, shuffle, split_by_node, split_by_worker
@@ -56,6 +56,7 @@ class _SkipState:
 
     def __init__(self, limit: int) -> None:
         self.counts = SkipCounter()
+        self.changes = SkipCounter()  # samples kept with a change (e.g. caption_truncated), by kind
         self.consecutive = 0
         self.limit = limit
 
@@ -122,6 +123,7 @@ class ImageTextDataset(IterableDataset):
         self.length = length
         self._iterations = 0
         self.skip_counts = SkipCounter()  # counts of the most recent iterator in this process
+        self.change_counts = SkipCounter()  # samples it kept with a change (caption_truncated), by kind
         self._resume: Optional[ResumeState] = None
 
     def set_resume_state(self, state: Optional[ResumeState]) -> None:
@@ -217,13 +219,15 @@ class ImageTextDataset(IterableDataset):
             yield raw
 
     # ------------------------------------------------------------------ pipeline
-    def _apply(self, raw: RawSample) -> Optional[Dict[str, Any]]:
-        results: Optional[Dict[str, Any]] = dict(raw)
+    def _apply(self, raw: RawSample) -> tuple:
+        """Run the pipeline on one raw sample: ``(output, changes recorded by the transforms)``."""
+        changes: list = []
+        results: Optional[Dict[str, Any]] = dict(raw, **{CHANGES_KEY: changes})
         for t in self.transforms:
             results = t(results)
             if results is None:
                 raise SkipSample('filtered_by_pipeline', type(t).__name__)
-        return results
+        return results, changes
 
     def __iter__(self) -> Iterator[Dict[str, Any]]:
         rank, ranks, worker_id, workers = self._slot()
@@ -238,7 +242,7 @@ class ImageTextDataset(IterableDataset):
                 self._iterations = rnd + 1
         g, world = rank * workers + worker_id, ranks * workers
         state = _SkipState(self.max_consecutive_skips)
-        self.skip_counts = state.counts
+        self.skip_counts, self.change_counts = state.counts, state.changes
         source_tag = f'{self.rank}:{worker_id}'
         warned = set()
         slot = (rank, ranks, worker_id, workers)
@@ -255,11 +259,13 @@ class ImageTextDataset(IterableDataset):
             state.limit, state.consecutive, k = limit, 0, int(resume['next'])
             state.counts.clear()
             state.counts.update({str(r): int(c) for r, c in resume['skip_counts'].items()})
+            state.changes.clear()
+            state.changes.update({str(r): int(c) for r, c in resume.get('change_counts', {}).items()})
         for raw in stream:
             index, k = k, k + 1
             try:
                 with seeded_global_rngs((self.seed, g, world, rnd, index)):
-                    out = self._apply(raw)
+                    out, changes = self._apply(raw)
             except SkipSample as e:
                 state.skip(e.reason, e.detail)
                 continue
@@ -273,7 +279,8 @@ class ImageTextDataset(IterableDataset):
                 state.skip(reason, str(e))
                 continue
             state.consecutive = 0
-            self._attach_counts(out, state.counts, source_tag,
+            state.changes.update(changes)
+            self._attach_counts(out, state.counts, source_tag, change_counts=state.changes.as_dict(),
                                 stream_pos=dict(worker=g, world=world, round=rnd, next=k))
             yield out
 
