@@ -6,7 +6,7 @@ Importing this package registers every module of the plugin into mmseg's registr
 """
 from .version import __version__
 from . import compat  # noqa: F401  (safe checkpoint loading under torch>=2.6)
-from . import datasets, engine, models  # noqa: F401
+from . import datasets, engine, evaluation, models  # noqa: F401
 from . import apis  # noqa: F401
 
 __all__ = ['__version__']

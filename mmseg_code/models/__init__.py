@@ -1,1 +1,1 @@
-from . import clip, heads, losses, prompts, segmentors  # noqa: F401
+from . import clip, clip_pretrain, heads, losses, prompts, segmentors  # noqa: F401
