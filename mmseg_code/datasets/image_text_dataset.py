@@ -247,7 +247,8 @@ class ImageTextDataset(IterableDataset):
         warned = set()
         slot = (rank, ranks, worker_id, workers)
         streams = [self._source_stream(i, slot, rnd, state) for i in range(len(self.sources))]
-        stream = random_mix(streams, self.weights.tolist(), self._seed(_MIX, g, world, rnd))
+        stream = streams[0] if len(streams) == 1 else \
+            random_mix(streams, self.weights.tolist(), self._seed(_MIX, g, world, rnd))
         if self.shuffle_buffer > 1:
             stream = shuffle(stream, self.shuffle_buffer, self._seed(_SHUFFLE, g, world, rnd))
         k = 0

@@ -8,8 +8,9 @@ with one handler per stage that counts what it drops (:func:`shard_samples`):
 * :func:`tar_members` instead of ``wds.tariterators.tar_file_expander`` -- deliberately not webdataset's: it opens
   the stream with ``tarfile.open(mode='r|*')``, and Python's tarfile in that mode ends the archive *silently* at the
   first header with a bad checksum (no exception reaches the handler; measured with webdataset 1.0.2: everything
-  after a corrupt header of a shard is lost without a trace). Here the same ``tarfile`` stream is opened with
-  ``ignore_zeros=True``, which makes tarfile step block by block to the next valid header, and a ``TarInfo``
+  after a corrupt header of a shard is lost without a trace). Here ``tarfile`` opens the shard with
+  ``ignore_zeros=True`` (in random-access mode when the shard is a seekable uncompressed file, twice as fast as the
+  stream mode), which makes tarfile step block by block to the next valid header, and a ``TarInfo``
   subclass (tarfile's ``tarinfo=`` parameter) reports each run of invalid header blocks once as
   ``corrupt_tar_header`` and a header cut by the end of the file as ``truncated_tar``; a member whose data the file
   ends inside is ``truncated_tar``, an ``OSError`` while reading is ``unreadable_shard`` (both end that shard);
@@ -136,6 +137,21 @@ def _reporting_tarinfo(on_skip: SkipFn, url: str) -> type:
     return ShardTarInfo
 
 
+_COMPRESSED_MAGIC = (b'\x1f\x8b', b'BZh', b'\xfd7zXZ\x00')
+
+
+def _tar_mode(stream) -> str:
+    """``'r:'`` (random access, about twice as fast as tarfile's stream mode) for a seekable uncompressed tar;
+    ``'r|*'`` (webdataset's mode: sequential, compression detected) for pipes, HTTP and compressed shards."""
+    seekable, peek = getattr(stream, 'seekable', None), getattr(stream, 'peek', None)
+    try:
+        if seekable is not None and peek is not None and seekable():
+            return 'r|*' if peek(6)[:6].startswith(_COMPRESSED_MAGIC) else 'r:'
+    except (OSError, ValueError):
+        pass
+    return 'r|*'
+
+
 def tar_members(data: Iterable[Dict[str, Any]], on_skip: SkipFn) -> Iterator[Dict[str, Any]]:
     """Stage: opened shards ``dict(url, stream)`` -> ``dict(fname, data, __url__)`` per regular member, then ``{}``
     at the end of each shard (``group_by_keys``' end-of-shard marker). Replaces ``tar_file_expander``; why and what
@@ -143,15 +159,23 @@ def tar_members(data: Iterable[Dict[str, Any]], on_skip: SkipFn) -> Iterator[Dic
     for source in data:
         url, stream = source['url'], source['stream']
         try:
-            tar = tarfile.open(fileobj=stream, mode='r|*', ignore_zeros=True,
-                               tarinfo=_reporting_tarinfo(on_skip, url))
+            mode = _tar_mode(stream)
+            tar = tarfile.open(fileobj=stream, mode=mode, ignore_zeros=True, tarinfo=_reporting_tarinfo(on_skip, url))
             for info in tar:
+                tar.members = []  # as webdataset: do not keep every header of the shard
                 if not info.isreg():
                     continue  # directories, links: not data
-                try:
-                    payload = tar.extractfile(info).read()
-                except tarfile.ReadError as e:
-                    on_skip(TRUNCATED_TAR, f'{url}: member {info.name} cut: {e}')
+                if mode == 'r:' and not info.issparse():  # random access: the member's bytes in place
+                    stream.seek(info.offset_data)
+                    payload = stream.read(info.size)
+                    cut = len(payload) < info.size
+                else:
+                    try:
+                        payload, cut = tar.extractfile(info).read(), False
+                    except tarfile.ReadError:
+                        cut = True
+                if cut:
+                    on_skip(TRUNCATED_TAR, f'{url}: member {info.name} cut by the end of the file')
                     break
                 yield dict(fname=info.name, data=payload, __url__=url)
         except tarfile.ReadError as e:  # empty file, a tar ending inside a member it skips, broken compression

@@ -107,11 +107,12 @@ def write_hostile(path, members, truncate_tail=False):
         f.write(bytes(raw))
 
 
-def test_hostile_shard_exact_counts(tmp_path):
+@pytest.mark.parametrize('via', ['file', 'pipe'])  # random-access and stream reading of the tar
+def test_hostile_shard_exact_counts(tmp_path, via):
     members, expected, n_good = hostile_members()
     write_hostile(tmp_path / 'h.tar', members, truncate_tail=True)
-    ds = ImageTextDataset(sources=dict(urls=str(tmp_path / 'h.tar')), pipeline=PIPELINE, shuffle_buffer=0,
-                          repeat=False)
+    url = str(tmp_path / 'h.tar') if via == 'file' else f'pipe:cat {tmp_path / "h.tar"}'
+    ds = ImageTextDataset(sources=dict(urls=url), pipeline=PIPELINE, shuffle_buffer=0, repeat=False)
     out = list(ds)
     assert len(out) == n_good
     assert sorted(o['data_samples'].key for o in out) == sorted(
