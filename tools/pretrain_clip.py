@@ -38,11 +38,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def schedule_options(steps: int, eval_every) -> list:
+    """Config options for ``steps`` iterations: 5 % linear warm-up, cosine to the last step, validation every
+    ``eval_every`` steps (0 or None: at the end)."""
     warm = max(1, round(0.05 * steps))
-    return [f'train_cfg.max_iters={steps}', f'param_scheduler.0.end={warm}', f'param_scheduler.0.start_factor={1 / warm}',
-            f'param_scheduler.1.begin={warm}', f'param_scheduler.1.end={steps}',
-            f'param_scheduler.1.T_max={max(1, steps - warm)}', f'default_hooks.checkpoint.interval={min(500, steps)}',
-            f'train_cfg.val_interval={eval_every or steps}']
+    return [f'train_cfg.max_iters={steps}', f'param_scheduler.0.end={warm}',
+            f'param_scheduler.0.start_factor={1 / warm}', f'param_scheduler.1.begin={warm}',
+            f'param_scheduler.1.end={steps}', f'param_scheduler.1.T_max={max(1, steps - warm)}',
+            f'default_hooks.checkpoint.interval={min(500, steps)}', f'train_cfg.val_interval={eval_every or steps}']
 
 
 def main(argv=None) -> int:
@@ -53,8 +55,8 @@ def main(argv=None) -> int:
         subprocess.run([py, 'tools/dataset_converters/make_synthetic_shapes.py', '--out', data, '--num-train',
                         str(args.num_train), '--num-val', str(args.num_eval), '--image-size', '64', '--seed', '0'],
                        cwd=ROOT, check=True)
-    opts = [f'train_dataloader.dataset.sources.urls={data}/shards/*.tar', f'val_dataloader.dataset.data_root={data}/seg',
-            f'test_dataloader.dataset.data_root={data}/seg']
+    opts = [f'train_dataloader.dataset.sources.urls={data}/shards/*.tar',
+            f'val_dataloader.dataset.data_root={data}/seg', f'test_dataloader.dataset.data_root={data}/seg']
     if args.eval_only:
         cmd = [py, 'tools/test.py', CONFIG, 'none', '--work-dir', args.work_dir or 'work_dirs/shapes_clip_eval',
                '--cfg-options', *opts, f'model.pretrained={osp.abspath(args.eval_only)}', *args.cfg_options]

@@ -10,14 +10,14 @@ Steps (each a visible subprocess with its own progress):
    (``tools/dataset_converters/make_synthetic_shapes.py``; skipped when ``data/synthetic_shapes`` already holds the
    same generator arguments);
 2. get the shapes CLIP: the committed ``checkpoints/shapes_clip.pth`` (``tools/pretrain_clip.py`` wrote it), or with
-   ``--pretrain`` run that pre-training again (``configs/clip_pretrain/shapes_clip_vit.py`` through ``tools/train.py``;
-   4000 steps, ~35 min on one core);
+   ``--pretrain`` run that pre-training again (``configs/clip_pretrain/shapes_clip_vit.py`` through
+   ``tools/train.py``; 4000 steps, ~35 min on one core);
 3. evaluate the untrained model (CoDe's segmenter at its initialisation on the shapes CLIP) with ``tools/test.py``;
 4. train tiny TCL and tiny CoDe with ``tools/train.py`` (``configs/{tcl,code}/*_tiny_shapes.py``), both at once on
    a 2-core machine (``--jobs``; each run single-threaded, which is also the fastest per-iteration setting measured);
 5. evaluate both zero-shot on the synthetic benchmark with ``tools/test.py``, draw the loss curves (from MMEngine's
-   scalar logs: the ``MessageHub`` history in the latest checkpoint) and a few prediction overlays, and print the table of mIoU (untrained, TCL, CoDe) with
-   the paths of checkpoints, logs, curves and overlays.
+   scalar logs: the ``MessageHub`` history in the latest checkpoint) and a few prediction overlays, and print the
+   table of mIoU (untrained, TCL, CoDe) with the paths of checkpoints, logs, curves and overlays.
 """
 from __future__ import annotations
 

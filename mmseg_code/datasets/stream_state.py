@@ -61,7 +61,8 @@ def logical_worker(physical: int, num_workers: int, batches_consumed: int) -> in
 
 
 def stream_positions(data_samples: Any) -> Dict[int, Dict[str, Any]]:
-    """``{g: dict(world, round, next, skip_counts, change_counts)}`` from the ``stream_pos`` metainfo of a batch's data samples."""
+    """``{g: dict(world, round, next, skip_counts, change_counts)}`` from the ``stream_pos`` metainfo of a batch's data
+    samples."""
     out: Dict[int, Dict[str, Any]] = {}
     for ds in data_samples or []:
         meta = getattr(ds, 'metainfo', None)

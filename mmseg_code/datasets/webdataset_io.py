@@ -110,7 +110,7 @@ class _Handler:
         self.reason = reason
 
     def __call__(self, exn: Exception) -> bool:
-        self.on_skip(self.reason, ' '.join(str(a) for a in exn.args[:2] if a is not None)[:300])
+        self.on_skip(self.reason, f'{type(exn).__name__}: {exn}'[:300])
         return True
 
 
@@ -288,5 +288,6 @@ def img2dataset_key(writer: wds.ShardWriter) -> str:
     return f'{shard:05d}{index:0{digits}d}'
 
 
-__all__ = ['img2dataset_writer', 'img2dataset_key', 'expand_shard_urls', 'split_by_node', 'split_by_worker', 'tar_members', 'shard_samples',
-           'raw_from_fields', 'read_shards', 'own_python_random', 'random_mix', 'shuffle']
+__all__ = ['img2dataset_writer', 'img2dataset_key', 'expand_shard_urls', 'split_by_node', 'split_by_worker',
+           'tar_members', 'shard_samples', 'raw_from_fields', 'read_shards', 'own_python_random', 'random_mix',
+           'shuffle']
