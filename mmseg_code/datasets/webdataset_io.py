@@ -9,11 +9,11 @@ with one handler per stage that counts what it drops (:func:`shard_samples`):
   the stream with ``tarfile.open(mode='r|*')``, and Python's tarfile in that mode ends the archive *silently* at the
   first header with a bad checksum (no exception reaches the handler; measured with webdataset 1.0.2: everything
   after a corrupt header of a shard is lost without a trace). Here ``tarfile`` opens the shard with
-  ``ignore_zeros=True`` (in random-access mode when the shard is a seekable uncompressed file, twice as fast as the
-  stream mode), which makes tarfile step block by block to the next valid header, and a ``TarInfo``
-  subclass (tarfile's ``tarinfo=`` parameter) reports each run of invalid header blocks once as
-  ``corrupt_tar_header`` and a header cut by the end of the file as ``truncated_tar``; a member whose data the file
-  ends inside is ``truncated_tar``, an ``OSError`` while reading is ``unreadable_shard`` (both end that shard);
+  ``ignore_zeros=True`` (in random-access mode when the shard is a seekable uncompressed file, which is faster),
+  which makes tarfile step block by block to the next valid header, and a ``TarInfo`` subclass (tarfile's
+  ``tarinfo=`` parameter) reports each run of invalid header blocks once as ``corrupt_tar_header`` and a header cut
+  by the end of the file as ``truncated_tar``; a member whose data the file ends inside is ``truncated_tar``, an
+  ``OSError`` while reading is ``unreadable_shard`` (both end that shard);
 * ``wds.tariterators.group_by_keys`` -- a member repeating an extension of the current sample raises there and is
   counted as ``duplicate_member`` (the first one wins);
 * :func:`raw_from_fields` -- the webdataset sample as the raw sample the transforms read (``missing_image``,
@@ -141,8 +141,9 @@ _COMPRESSED_MAGIC = (b'\x1f\x8b', b'BZh', b'\xfd7zXZ\x00')
 
 
 def _tar_mode(stream) -> str:
-    """``'r:'`` (random access, about twice as fast as tarfile's stream mode) for a seekable uncompressed tar;
-    ``'r|*'`` (webdataset's mode: sequential, compression detected) for pipes, HTTP and compressed shards."""
+    """``'r:'`` (random access: member bytes are read in place, not copied through tarfile's stream buffer) for a
+    seekable uncompressed tar; ``'r|*'`` (webdataset's mode: sequential, compression detected) for pipes, HTTP and
+    compressed shards."""
     seekable, peek = getattr(stream, 'seekable', None), getattr(stream, 'peek', None)
     try:
         if seekable is not None and peek is not None and seekable():
