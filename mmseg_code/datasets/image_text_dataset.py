@@ -3,19 +3,22 @@ built from webdataset stages.
 
 Data flow per dataloader worker (stages in :mod:`.webdataset_io`)::
 
-    per source: SimpleShardList(seed) | ResampledShards  -> split_by_node -> split_by_worker
+    per source: SimpleShardList(permuted) | ResampledShards  -> split_by_node -> split_by_worker
                 -> url_opener -> tar_members -> group_by_keys -> raw sample           (each drop counted by reason)
     RandomMix(sources, weights) -> shuffle(buffer of raw bytes)
     -> pipeline (decode, augment, clean caption, select nouns, tokenize, pack) -> dict(inputs, data_samples)
 
-* **Splitting.** Every pass ("round") over a source permutes its units (shards or annotation rows) with a seed of
-  ``(seed, source, iterator round, pass)`` -- the same permutation on every rank and worker -- and rank ``r`` of
+* **Splitting.** Pass ``p`` over source ``s`` takes its units (shards or annotation rows) in the order
+  ``numpy.random.default_rng([seed, s, p]).permutation`` -- the same on every rank and worker -- and rank ``r`` of
   ``R`` takes every ``R``-th unit, its worker ``w`` of ``N`` every ``N``-th of those. A source with fewer units than
   ``R * N`` workers is read by every worker and split sample-wise (event ``k`` -- a sample or a skip -- goes to
   global worker ``k % (R * N)``). ``resample=True`` in a source draws shards with replacement instead
   (``wds.ResampledShards``; each worker its own endless draw).
 * **Endless.** With ``repeat=True`` (training) passes continue forever with fresh permutations; ``repeat=False``
   makes one pass (inspection, tests).
+* **Order.** The shuffle buffer is ``wds.shuffle`` drawing from ``default_rng([seed, 7919, worker, workers,
+  round])``. Permutations and shuffle draws are those of the reader this one replaced, so a seed gives the same
+  samples in the same order as before the move to webdataset (the README's main-job numbers depend on it).
 * **Bad data.** Readers and transforms report bad samples (``SkipSample`` or a webdataset handler); they are dropped
   and counted by reason. The per-worker cumulative counts ride along in each yielded data sample's metainfo
   (``skip_counts``, ``skip_source``) so that ``SkipCounterHook`` in the main process can sum them over workers and
@@ -47,8 +50,9 @@ from .sources import build_source
 from .stream_state import ResumeState, logical_worker, seeded_global_rngs
 from .webdataset_io import RawSample, random_mix, shuffle, split_by_node, split_by_worker
 
-# tags of the seeds derived from ``seed`` (one generator per purpose)
-_UNITS, _MIX, _SHUFFLE = 1, 2, 3
+# tags of the seeds derived from ``seed`` (one generator per purpose); 7919 is the shuffle buffer's since the first
+# version of this class (its draws, and so the sample order, stayed the same)
+_UNITS, _MIX, _SHUFFLE = 1, 2, 7919
 
 
 class _SkipState:
@@ -184,7 +188,7 @@ class ImageTextDataset(IterableDataset):
                 state.skip(reason, detail)
 
         for pass_no in count():
-            units = source.pass_units(self._seed(_UNITS, si, rnd, pass_no))
+            units = source.pass_units(np.random.default_rng([self.seed, si, pass_no]).permutation(n))
             if not shared:
                 units = split_by_worker(split_by_node(units, rank, ranks), worker, workers)
             good = 0  # usable samples seen in this pass, owned or not
@@ -250,7 +254,7 @@ class ImageTextDataset(IterableDataset):
         stream = streams[0] if len(streams) == 1 else \
             random_mix(streams, self.weights.tolist(), self._seed(_MIX, g, world, rnd))
         if self.shuffle_buffer > 1:
-            stream = shuffle(stream, self.shuffle_buffer, self._seed(_SHUFFLE, g, world, rnd))
+            stream = shuffle(stream, self.shuffle_buffer, np.random.default_rng([self.seed, _SHUFFLE, g, world, rnd]))
         k = 0
         if resume is not None:  # re-read the consumed raw samples without running the pipeline
             state.limit, limit = 0, state.limit

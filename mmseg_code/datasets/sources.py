@@ -8,7 +8,6 @@ reporting bad data through ``on_skip(reason, detail)``. Which units a rank and d
 import csv
 import json
 import os.path as osp
-import random
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 import webdataset as wds
@@ -36,9 +35,9 @@ class ShardSource:
         self.weight = float(weight)
         self.resample = bool(resample)
 
-    def pass_units(self, seed: int) -> Iterator[Dict[str, str]]:
-        """One pass over the shards, permuted by ``seed`` (``wds.SimpleShardList``)."""
-        return iter(wds.SimpleShardList(self.units, seed=seed))
+    def pass_units(self, order: Sequence[int]) -> Iterator[Dict[str, str]]:
+        """One pass over the shards in ``order`` (a permutation of their indices; ``wds.SimpleShardList``)."""
+        return iter(wds.SimpleShardList([self.units[int(i)] for i in order]))
 
     def resampled_units(self, seed: int, worker: int) -> Iterator[Dict[str, str]]:
         """Endless shards drawn with replacement for global worker ``worker`` (``wds.ResampledShards``,
@@ -111,11 +110,9 @@ class CaptionFileSource:
     def resample(self) -> bool:
         return False
 
-    def pass_units(self, seed: int) -> Iterator[Dict[str, int]]:
-        """One pass over the rows, permuted by ``seed`` (``random.Random(seed).shuffle``, as ``SimpleShardList``)."""
-        order = list(range(len(self.units)))
-        random.Random(seed).shuffle(order)
-        return (dict(index=i) for i in order)
+    def pass_units(self, order: Sequence[int]) -> Iterator[Dict[str, int]]:
+        """One pass over the rows in ``order`` (a permutation of their indices)."""
+        return (dict(index=int(i)) for i in order)
 
     def read(self, units: Iterable[Dict[str, int]], on_skip: SkipFn) -> Iterator[RawSample]:
         for unit in units:

@@ -33,6 +33,7 @@ from contextlib import suppress
 from itertools import islice
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
+import numpy as np
 import webdataset as wds
 from mmengine.logging import print_log
 from webdataset.shardlists import expand_urls as wds_expand_urls
@@ -253,9 +254,20 @@ def random_mix(streams: List[Iterator], weights: Sequence[float], seed: int) -> 
     return own_python_random(iter(mix), seed)
 
 
-def shuffle(stream: Iterable, bufsize: int, seed: int) -> Iterator:
-    """``wds.shuffle`` with a buffer of ``bufsize`` samples (filled before the first sample leaves), seeded."""
-    return wds.shuffle(bufsize, initial=bufsize, rng=random.Random(seed))(stream)
+class _GeneratorRandint:
+    """The one method ``wds.shuffle`` draws from (``randint(a, b)``, both ends included), on a numpy ``Generator``."""
+
+    def __init__(self, generator: np.random.Generator) -> None:
+        self.generator = generator
+
+    def randint(self, a: int, b: int) -> int:
+        return a + int(self.generator.integers(b - a + 1))
+
+
+def shuffle(stream: Iterable, bufsize: int, generator: np.random.Generator) -> Iterator:
+    """``wds.shuffle`` with a buffer of ``bufsize`` samples (filled before the first sample leaves): each new sample
+    sends out the one at ``generator.integers(len(buffer))``, which the last one replaces."""
+    return wds.shuffle(bufsize, initial=bufsize, rng=_GeneratorRandint(generator))(stream)
 
 
 # ------------------------------------------------------------------------------------------------------- writing

@@ -135,3 +135,34 @@ def test_resampled_shards(tmp_path, helpers):
     assert run(0) == k and run(1) != k
     with pytest.raises(ValueError, match='needs repeat=True'):
         next(iter(ImageTextDataset(sources=dict(urls=urls, resample=True), repeat=False)))
+
+
+def test_order_is_the_pre_webdataset_order(tmp_path, helpers):
+    """The sample order did not change with the move to webdataset stages (the README's main-job table depends on
+    it): pass ``p`` over the shards is ``numpy.random.default_rng([seed, source, p]).permutation``, and the shuffle
+    buffer keeps ``shuffle_buffer`` samples and sends out the one at ``default_rng([seed, 7919, worker, workers,
+    round]).integers(len(buffer))`` (replaced by the last). Reference computed here, independently of the dataset."""
+    import numpy as np
+    n_shards, per, buf, seed = 5, 6, 7, 3
+    urls = helpers.write_simple_shards(str(tmp_path), n_shards, per)
+
+    def reference():
+        def passes():
+            for p in itertools.count():
+                for s in np.random.default_rng([seed, 0, p]).permutation(n_shards):
+                    yield from (f's{s}_{i:03d}' for i in range(per))
+        rng, pool = np.random.default_rng([seed, 7919, 0, 1, 0]), []
+        for key in passes():
+            pool.append(key)
+            if len(pool) >= buf:
+                j = int(rng.integers(len(pool)))
+                pool[j], pool[-1] = pool[-1], pool[j]
+                yield pool.pop()
+
+    ds = ImageTextDataset(sources=dict(urls=urls), shuffle_buffer=buf, seed=seed)
+    got = [r['key'] for r in itertools.islice(iter(ds), 3 * n_shards * per)]
+    assert got == list(itertools.islice(reference(), 3 * n_shards * per))
+    unshuffled = ImageTextDataset(sources=dict(urls=urls), shuffle_buffer=0, seed=seed, repeat=False)
+    assert keys(unshuffled) == list(itertools.islice(
+        (f's{s}_{i:03d}' for s in np.random.default_rng([seed, 0, 0]).permutation(n_shards) for i in range(per)),
+        n_shards * per))
