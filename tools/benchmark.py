@@ -11,7 +11,8 @@
     PAMR on  : test_cfg.pamr=True,  bg_thresh 0.4 (benchmarks with background)
     PAMR off : test_cfg.pamr=False, bg_thresh 0.5
 
-Missing datasets are skipped with a line saying what is missing. Written to ``--out-dir``
+Missing datasets are skipped with a line saying what is missing; when none is there, the command ends with one
+error line and exit status 2 (after writing the tables with the papers' rows). Written to ``--out-dir``
 (default ``work_dirs/benchmark/<checkpoint name>``): ``table.md`` and ``table.csv`` (Table 1 layout: per-benchmark
 mIoU, TCL's 8-benchmark average and CoDe's 6-benchmark average, the papers' numbers as reference rows) and
 ``results.json``. ``--cfg-options`` is applied to every run after the protocol (e.g. ``model.test_cfg.kp_weight=0``).
@@ -22,7 +23,9 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import difflib
 import glob
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -30,12 +33,22 @@ import sys
 import time
 from typing import Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config  # light (no torch); the plugin is imported in main()
 
-import mmseg_code  # noqa: F401  (registers the plugin, safe checkpoint loading)
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.append(ROOT)  # repo root: custom_imports of projects/*
+def _tool_helper():
+    """This checkout's ``mmseg_code/utils/tool.py``, loaded without the package import (which takes seconds)."""
+    name = 'mmseg_code.utils.tool'
+    if name not in sys.modules:
+        path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'mmseg_code', 'utils', 'tool.py')
+        spec = importlib.util.spec_from_file_location(name, path)
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+tool = _tool_helper()
+ROOT = tool.setup_repo(__file__)  # this checkout's mmseg_code and projects/* (configs' custom_imports), any cwd
 DATASET_DIR = osp.join(ROOT, 'configs', '_base_', 'datasets')
 # Table 1 order (TCL's 8); CoDe's Table 1 uses the 6 without VOC20/Context59.
 BENCHMARKS = ['voc21', 'context60', 'coco_object', 'voc20', 'context59', 'coco_stuff171', 'cityscapes', 'ade20k']
@@ -59,28 +72,32 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--pamr', choices=['both', 'on', 'off'], default='both')
     p.add_argument('--out-dir', help='where table.md, table.csv, results.json go')
     p.add_argument('--work-dir', help='work dir of the runs (logs); default <out-dir>/runs')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction, help='overrides applied to every run')
+    tool.add_cfg_options_arg(p, 'overrides applied to every run (after the benchmark protocol)')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     p.add_argument('--dump-configs', action='store_true',
                    help='only write the full per-benchmark test configs (<out-dir>/configs/<name>_{pamr,nopamr}.py, '
                         'for tools/test.py / dist_test.sh) and exit')
+    tool.add_debug_arg(p)
     return p.parse_args(argv)
 
 
 # ----------------------------------------------------------------------------------------------- benchmark configs
 def benchmark_config_path(name: str) -> str:
     if name.endswith('.py'):
-        return name
+        return tool.resolve_path(name, ROOT, 'benchmark config')
     path = osp.join(DATASET_DIR, f'{name}.py')
     if not osp.isfile(path):
-        raise FileNotFoundError(f'unknown benchmark {name!r}: {path} does not exist (known: {", ".join(BENCHMARKS)})')
+        known = [osp.splitext(n)[0] for n in sorted(os.listdir(DATASET_DIR)) if n.endswith('.py')]
+        close = difflib.get_close_matches(name, known, n=1)
+        raise tool.UserError(f'unknown benchmark {name!r}' + (f'; did you mean {close[0]!r}?' if close else '') +
+                             f' (known: {", ".join(BENCHMARKS)}, or a dataset config path)')
     return path
 
 
 def load_benchmark(name: str) -> Config:
     cfg = Config.fromfile(benchmark_config_path(name))
     if 'test_dataloader' not in cfg:
-        raise KeyError(f'{name}: the dataset config has no test_dataloader')
+        raise tool.UserError(f'{name}: the dataset config has no test_dataloader')
     return cfg
 
 
@@ -156,7 +173,10 @@ def build_run_config(model_cfg: Config, bcfg: Config, info: dict, root: str, pam
     cfg.work_dir = work_dir
     cfg.experiment_name = f'{info["name"]}_{"pamr" if pamr else "nopamr"}_{time.strftime("%Y%m%d_%H%M%S")}'
     if cfg_options:
+        from mmseg_code.utils.cfg_options import check_cfg_options, check_merged_options
+        check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
+        check_merged_options(cfg, cfg_options)
     return cfg
 
 
@@ -234,14 +254,20 @@ def write_csv(path: str, rows: list[dict], columns: list[str]) -> None:
 # ----------------------------------------------------------------------------------------------- main
 def main(argv=None) -> int:
     args = parse_args(argv)
-    model_cfg = Config.fromfile(args.config)
-    checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+    args.config = tool.resolve_path(args.config, ROOT, 'config')
+    checkpoint = tool.resolve_checkpoint(args.checkpoint, ROOT)
+    if not osp.isdir(args.data_root) and osp.isdir(osp.join(ROOT, args.data_root)):
+        args.data_root = osp.join(ROOT, args.data_root)  # the README's `--data-root data`, run from elsewhere
+    for name in args.benchmarks:
+        benchmark_config_path(name)  # an unknown name or a missing config fails here, before the plugin's import
     stem = osp.splitext(osp.basename(checkpoint or args.config))[0]
-    out_dir = args.out_dir or osp.join('work_dirs', 'benchmark', stem)
+    out_dir = tool.ensure_writable_dir(args.out_dir or osp.join('work_dirs', 'benchmark', stem), '--out-dir')
     work_dir = args.work_dir or osp.join(out_dir, 'runs')
-    os.makedirs(out_dir, exist_ok=True)
+    tool.ensure_writable_dir(work_dir, '--work-dir')
+
+    import mmseg_code  # noqa: F401  (registers the plugin, safe checkpoint loading)
+    from mmseg_code.utils import load_config
+    model_cfg = load_config(args.config)  # --cfg-options: checked and applied per run (they may name the dataset)
     if args.launcher != 'none':
         from mmseg_code.compat import init_cpu_distributed
         model_cfg.launcher = args.launcher
@@ -261,6 +287,9 @@ def main(argv=None) -> int:
             print(f'[benchmark] SKIP {info["name"]}: {missing[info["name"]]}', flush=True)
         else:
             print(f'[benchmark] found {info["name"]} at {root}', flush=True)
+    for name, info in infos.items():  # --cfg-options: one line for a bad key before any run
+        build_run_config(model_cfg, info['_cfg'], info, roots[name], settings[0], checkpoint, work_dir,
+                         args.cfg_options)
 
     if args.dump_configs:
         cfg_dir = osp.join(out_dir, 'configs')
@@ -294,7 +323,11 @@ def main(argv=None) -> int:
             print(f'[benchmark] {name} {"PAMR" if pamr else "no PAMR"}: mIoU {metrics["mIoU"]:.2f}', flush=True)
 
     from mmengine.dist import get_rank
+    nothing = (f'nothing was evaluated: no benchmark data found under --data-root {args.data_root} (the SKIP lines '
+               f'say what is missing; {PREPARE_HINT})')
     if get_rank() != 0:          # every rank ran the tests (distributed evaluation); rank 0 writes the tables
+        if not results:
+            raise tool.UserError(nothing)
         return 0
     columns = [n for n in BENCHMARKS if n in infos] + [n for n in infos if n not in BENCHMARKS]
     titles = {n: infos[n]['title'] for n in infos}
@@ -309,12 +342,13 @@ def main(argv=None) -> int:
     print('\n' + md)
     print(f'[benchmark] wrote {osp.join(out_dir, "table.md")}, table.csv, results.json')
     if not results:
-        print('[benchmark] no benchmark data found: nothing was evaluated')
+        raise tool.UserError(nothing)  # the tables above still list the papers' numbers
     return 0
 
 
 if __name__ == '__main__':
-    exit_code = main()
-    from mmseg_code.compat import teardown_distributed
-    teardown_distributed()  # after a successful run only: ranks leave together
+    exit_code = tool.run_tool(main)
+    if exit_code == 0:
+        from mmseg_code.compat import teardown_distributed
+        teardown_distributed()  # after a successful run only: ranks leave together
     raise SystemExit(exit_code)

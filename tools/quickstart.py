@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -32,7 +33,21 @@ import sys
 import threading
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def _tool_helper():
+    """This checkout's ``mmseg_code/utils/tool.py``, loaded without the package import (which takes seconds)."""
+    name = 'mmseg_code.utils.tool'
+    if name not in sys.modules:
+        path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'mmseg_code', 'utils', 'tool.py')
+        spec = importlib.util.spec_from_file_location(name, path)
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+tool = _tool_helper()
+ROOT = tool.setup_repo(__file__)  # the steps run from the repository root, whatever the current directory
 TCL_CFG = 'configs/tcl/tcl_tiny_shapes.py'
 CODE_CFG = 'configs/code/code_tiny_shapes.py'
 CLIP_CKPT = 'checkpoints/shapes_clip.pth'
@@ -44,10 +59,13 @@ SMOKE = dict(num_train=64, num_val=8, iters=4, batch=4)
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description='mmseg-code main job: synthetic data -> shapes CLIP -> TCL and CoDe '
                                             '-> zero-shot mIoU table')
-    p.add_argument('--work-dir', default=None, help='outputs (default work_dirs/quickstart[_smoke])')
+    p.add_argument('--work-dir', default=None,
+                   help='outputs (default: work_dirs/quickstart[_smoke] in the repository; a relative --work-dir is '
+                        'relative to the current directory)')
     p.add_argument('--smoke', action='store_true', help='a few iterations on tiny data (a quick check)')
     p.add_argument('--pretrain', action='store_true', help='re-run the shapes-CLIP pre-training')
-    p.add_argument('--clip', default=CLIP_CKPT, help='shapes CLIP checkpoint to start from')
+    p.add_argument('--clip', default=CLIP_CKPT, help='shapes CLIP checkpoint to start from (relative: the current '
+                                                     'directory, then the repository)')
     p.add_argument('--threads', type=int, default=1,
                    help='CPU threads per job (1: on a shared 2-core machine 2 threads measured ~8x slower per iteration)')
     p.add_argument('--jobs', type=int, default=min(2, os.cpu_count() or 1),
@@ -55,7 +73,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'machine; 1 runs them one after the other)')
     p.add_argument('--iters', type=int, default=None, help='override the training iterations of both methods')
     p.add_argument('--skip-untrained', action='store_true', help='do not evaluate the untrained model')
-    return p.parse_args(argv)
+    tool.add_debug_arg(p)
+    args = p.parse_args(argv)
+    for opt in ('threads', 'jobs', 'iters'):
+        if getattr(args, opt) is not None and getattr(args, opt) < 1:
+            p.error(f'--{opt} must be at least 1, got {getattr(args, opt)}')
+    return args
 
 
 def banner(msg: str) -> None:
@@ -128,7 +151,7 @@ def train_options(iters: int | None) -> list[str]:
         opts += [f'train_cfg.max_iters={iters}', f'default_hooks.checkpoint.interval={iters}',
                  f'param_scheduler.0.end={warm}', f'param_scheduler.1.begin={warm}', f'param_scheduler.1.end={iters}',
                  f'param_scheduler.1.T_max={max(1, iters - warm)}',
-                 f'model.image_segmenter.unfreeze_iter={max(1, iters // 2)}',
+                 f'model.decode_head.unfreeze_iter={max(1, iters // 2)}',
                  f'default_hooks.logger.interval={max(1, min(20, iters // 2))}']
     return opts
 
@@ -190,45 +213,52 @@ def plot_losses(work_dir: str, out_png: str, title: str) -> str | None:
     return out_png
 
 
-def draw_overlays(seg_root: str, pred_dir: str, out_png: str, num: int = 4) -> list[str]:
-    """One PNG: for the first ``num`` benchmark images, image | ground truth | prediction (overlaid, VOC colours)."""
+def draw_overlays(seg_root: str, pred_dir: str, out_png: str, num: int = 4, zoom: int = 3) -> list[str]:
+    """One PNG: for the first ``num`` benchmark images (enlarged ``zoom`` times), a row image | ground truth |
+    prediction, each label map overlaid in the benchmark's colours, and a legend of the classes present
+    (``mmseg_code.apis.visualization.draw_overlay``)."""
     import numpy as np
     from PIL import Image
+
+    from mmseg_code.apis.visualization import class_palette, draw_overlay
     names = [ln.strip() for ln in open(osp.join(seg_root, 'ImageSets', 'Segmentation', 'val.txt')) if ln.strip()]
+    with open(osp.join(seg_root, 'class_names.txt')) as f:
+        classes = [ln.strip() for ln in f if ln.strip()]
+    palette = class_palette(classes)
     rows = []
-    palette = np.array([[0, 0, 0], [220, 60, 60], [60, 200, 60], [230, 200, 40], [60, 90, 230], [200, 60, 200],
-                        [60, 200, 200], [240, 140, 30], [150, 150, 150], [120, 60, 20], [255, 255, 255],
-                        [100, 0, 150]], np.uint8)
     for name in names[:num]:
         pred_path = osp.join(pred_dir, name + '.png')
         if not osp.isfile(pred_path):
             continue
-        img = np.array(Image.open(osp.join(seg_root, 'JPEGImages', name + '.jpg')).convert('RGB'))
-        gt = np.array(Image.open(osp.join(seg_root, 'SegmentationClass', name + '.png')))
-        pred = np.array(Image.open(pred_path))
-        if pred.shape != gt.shape:
-            pred = np.array(Image.fromarray(pred).resize(gt.shape[::-1], Image.NEAREST))
-
-        def blend(lbl):
-            col = palette[np.clip(lbl, 0, len(palette) - 1)]
-            return np.where((lbl > 0)[..., None], (0.35 * img + 0.65 * col), 0.6 * img).astype(np.uint8)
-
-        sep = np.full((img.shape[0], 2, 3), 255, np.uint8)
-        rows.append(np.concatenate([img, sep, blend(gt), sep, blend(pred)], 1))
+        img = Image.open(osp.join(seg_root, 'JPEGImages', name + '.jpg')).convert('RGB')
+        gt = Image.open(osp.join(seg_root, 'SegmentationClass', name + '.png'))
+        pred = Image.open(pred_path)
+        size = (img.width * zoom, img.height * zoom)
+        img, gt, pred = (np.array(im.resize(size, Image.NEAREST)) for im in (img, gt, pred))
+        rows.append(draw_overlay(img, [gt, pred], classes, palette, side_by_side=True))
     if not rows:
         return []
-    grid = np.concatenate([np.concatenate([r, np.full((2, r.shape[1], 3), 255, np.uint8)], 0) for r in rows], 0)
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 2), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
     os.makedirs(osp.dirname(out_png), exist_ok=True)
-    Image.fromarray(grid).resize((grid.shape[1] * 3, grid.shape[0] * 3), Image.NEAREST).save(out_png)
+    Image.fromarray(np.concatenate(rows, 0)).save(out_png)
     return [out_png]
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     t_start = time.time()
-    work = args.work_dir or ('work_dirs/quickstart_smoke' if args.smoke else 'work_dirs/quickstart')
-    work = osp.abspath(osp.join(ROOT, work)) if not osp.isabs(work) else work
-    os.makedirs(work, exist_ok=True)
+    if args.work_dir is not None:
+        work = osp.abspath(osp.expanduser(args.work_dir))
+    else:
+        work = osp.join(ROOT, 'work_dirs', 'quickstart_smoke' if args.smoke else 'quickstart')
+    clip = None
+    if not args.pretrain:
+        try:
+            clip = osp.abspath(tool.resolve_path(args.clip, ROOT, '--clip checkpoint'))
+        except tool.UserError as e:
+            raise tool.UserError(f'{e}; run with --pretrain, or see tools/pretrain_clip.py') from None
+    tool.ensure_writable_dir(work)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads),
                PYTHONUNBUFFERED='1')
     py = sys.executable
@@ -242,7 +272,6 @@ def main(argv=None) -> int:
         make_data(data, FULL['num_train'], FULL['num_val'], env)
 
     banner('2/5 shapes CLIP (stands in for the pretrained CLIP a user downloads)')
-    clip = args.clip
     if args.pretrain:
         clip = osp.join(work, 'shapes_clip.pth')
         cmd = [py, 'tools/pretrain_clip.py', '--out', clip, '--work-dir', osp.join(work, 'pretrain')]
@@ -250,9 +279,7 @@ def main(argv=None) -> int:
             cmd += ['--data', osp.join(work, 'pretrain_data'), '--num-train', '256', '--steps', '5',
                     '--batch-size', '16', '--num-eval', '20', '--eval-every', '0']
         run(cmd, env)
-    elif not osp.isfile(osp.join(ROOT, clip)):
-        raise SystemExit(f'[quickstart] {clip} not found: run with --pretrain, or see tools/pretrain_clip.py')
-    clip_abs = osp.abspath(osp.join(ROOT, clip))
+    clip_abs = clip
     print(f'[quickstart] CLIP: {clip_abs}', flush=True)
 
     iters = SMOKE['iters'] if args.smoke else args.iters
@@ -313,7 +340,7 @@ def main(argv=None) -> int:
         print(f'{name} log:{"":<{6 - len(name)}}{o.get("train_log")}  (MMEngine run dirs under {osp.join(work, name.lower())})')
         print(f'{name} curve:{"":<{4 - len(name)}}{o.get("curve")}')
     ov = [p for o in outputs.values() for p in o.get('overlays', [])]
-    print(f'overlays:      ' + ', '.join(ov) + '  (rows: image | ground truth | prediction)')
+    print(f'overlays:      ' + ', '.join(ov) + '  (rows: image | ground truth | prediction | legend)')
     summary = dict(results=results, outputs=outputs, wall_s=round(time.time() - t_start, 1), smoke=args.smoke,
                    clip=clip_abs, threads=args.threads)
     with open(osp.join(work, 'summary.json'), 'w') as f:
@@ -324,4 +351,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(tool.run_tool(main))

@@ -12,7 +12,7 @@ warmup_iters = 10
 
 model = dict(
     clip=dict(model_name='mmcode-tiny-vit-p16', pretrained=None),
-    image_segmenter=dict(unfreeze_iter=20),
+    decode_head=dict(unfreeze_iter=20),
     text_segmenter=dict(num_heads=2),
     test_cfg=dict(mode='whole', crop_size=None, stride=None))
 
@@ -20,7 +20,7 @@ train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False)
 val_dataloader = dict(num_workers=0, persistent_workers=False)
 test_dataloader = val_dataloader
 
-optim_wrapper = dict(type='OptimWrapper',
+optim_wrapper = dict(type='OptimWrapper', constructor='SummaryOptimWrapperConstructor',
                      optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.05),
                      paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0),
                      clip_grad=dict(max_norm=5.0, norm_type=2))

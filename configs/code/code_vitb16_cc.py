@@ -20,6 +20,7 @@ min_lr = 6.25e-7          # 4e-5 * 64 / 4096
 train_dataloader = dict(batch_size=16)   # per GPU, 4 GPUs
 
 optim_wrapper = dict(
+    constructor='SummaryOptimWrapperConstructor',  # log a summary of the parameter groups
     type='OptimWrapper',                 # --amp switches it to AmpOptimWrapper (fp16 autocast + dynamic loss scale)
     optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.05),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0),
@@ -32,7 +33,8 @@ param_scheduler = [
 ]
 
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=total_iters, val_interval=total_iters + 1)
-test_cfg = dict(type='TestLoop')
+# no test_cfg: MMEngine's Runner takes test_dataloader, test_cfg and test_evaluator together, and a training config
+# has no test set (evaluate with configs/{code,tcl}/zeroshot/* or tools/benchmark.py).
 # lr above is for a total batch of 64; `--auto-scale-lr` rescales it linearly for another total batch.
 auto_scale_lr = dict(enable=False, base_batch_size=64)
 

@@ -12,14 +12,14 @@ warmup_iters = 10
 
 model = dict(
     clip=dict(model_name='mmcode-tiny-vit-p16', pretrained=None),
-    image_segmenter=dict(unfreeze_iter=20),
+    decode_head=dict(unfreeze_iter=20),
     test_cfg=dict(mode='whole', crop_size=None, stride=None))
 
 train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False)
 val_dataloader = dict(num_workers=0, persistent_workers=False)
 test_dataloader = val_dataloader
 
-optim_wrapper = dict(_delete_=True, type='OptimWrapper',
+optim_wrapper = dict(_delete_=True, type='OptimWrapper', constructor='SummaryOptimWrapperConstructor',
                      optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.05),
                      paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0),
                      clip_grad=dict(max_norm=5.0, norm_type=2))
@@ -31,6 +31,7 @@ param_scheduler = [
 # validation on the synthetic held-out split (not a benchmark test set)
 train_cfg = dict(max_iters=total_iters, val_interval=total_iters)
 val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=20, max_keep_ckpts=2),
                      visualization=dict(type='SegVisualizationHook', draw=False))

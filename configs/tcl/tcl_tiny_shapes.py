@@ -12,7 +12,7 @@ batch_size = 16
 
 model = dict(
     clip=dict(model_name='mmcode-shapes-vit', pretrained=clip_checkpoint),
-    image_segmenter=dict(unfreeze_iter=total_iters // 2),
+    decode_head=dict(unfreeze_iter=total_iters // 2),
     test_cfg=dict(mode='whole', crop_size=None, stride=None, pamr=True))
 
 train_pipeline = [

@@ -17,9 +17,8 @@ What it fixes with respect to a plain ``MMSegInferencer`` on these models:
 * a config without ``test_dataloader`` / ``visualizer`` still works (TCL's test pipeline: short side 448);
 * the default visualiser draws a legend (``SegLegendVisualizer``).
 
-Vocabulary syntax: a list (items: a name or a list of synonyms), a ``.txt`` file (one class per line, synonyms
-comma-separated), or a string: ``"cat, dog, grass"`` (one class per comma) or ``"cat, kitten; dog; grass"`` (classes
-separated by ``;``, synonyms by ``,``). ``background``: True adds a background output (constant ``bg_thresh``
+Vocabulary syntax: :func:`mmseg_code.models.vocab.parse_vocabulary` (``"cat, dog, grass"``, ``"cat, kitten; dog"``,
+one class per line, a list, a ``.txt`` file). ``background``: True adds a background output (constant ``bg_thresh``
 plane, label 0); 'auto' does so iff the first class is named "background".
 """
 from __future__ import annotations
@@ -29,6 +28,7 @@ import os
 import os.path as osp
 from typing import Optional, Sequence, Union
 
+import mmcv
 import numpy as np
 from mmengine.config import Config
 from mmengine.dataset import Compose
@@ -36,8 +36,10 @@ from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_mod
 from mmseg.apis import MMSegInferencer
 from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
+from PIL import Image
 
-from .visualization import auto_palette, draw_overlay
+from .visualization import draw_overlay
+from ..utils.options import OptionError
 
 VocabularyType = Union[str, Sequence[Union[str, Sequence[str]]]]
 
@@ -49,24 +51,6 @@ DEFAULT_TEST_PIPELINE = [
 ]
 DEFAULT_VISUALIZER = dict(type='SegLegendVisualizer', vis_backends=[dict(type='LocalVisBackend')],
                           name='visualizer', alpha=0.5)
-
-
-def parse_vocabulary(vocabulary: VocabularyType) -> Union[str, list]:
-    """Normalise a user vocabulary into what ``Vocabulary`` accepts (a txt path or a list of synonym lists)."""
-    if isinstance(vocabulary, (str, os.PathLike)):
-        text = os.fspath(vocabulary)
-        if text.endswith('.txt') or osp.isfile(text):
-            return text
-        if ';' in text:
-            classes = [[s.strip() for s in part.split(',') if s.strip()] for part in text.split(';')]
-        else:
-            classes = [[s.strip()] for s in text.split(',') if s.strip()]
-        classes = [c for c in classes if c]
-    else:
-        classes = [[c.strip()] if isinstance(c, str) else [s.strip() for s in c] for c in vocabulary]
-    if not classes:
-        raise ValueError(f'empty vocabulary: {vocabulary!r}')
-    return classes
 
 
 def _load_config(model: Union[str, Config, dict]) -> Config:
@@ -109,22 +93,20 @@ def prepare_config(cfg: Config, test_cfg: Optional[dict] = None) -> Config:
 
 def _resolve_meta(model, vocabulary: Optional[VocabularyType], background: Union[str, bool],
                   palette: Optional[Sequence]) -> dict:
-    """Set the vocabulary on ``model`` (if given) and ``model.dataset_meta`` to its class names + palette."""
+    """Set the vocabulary on ``model`` (if given); its ``dataset_meta`` (class names + palette) with ``palette``."""
     if vocabulary is not None:
-        model.set_vocabulary(parse_vocabulary(vocabulary), background)
-    vocab = getattr(model, 'vocabulary', None)
-    if vocab is None:
-        raise ValueError('No vocabulary: pass vocabulary="cat, dog, ..." (or set model.vocabulary in the config).')
-    classes = list(vocab.class_names)
-    if palette is None:
-        palette = auto_palette(classes)
-    elif len(palette) != len(classes):
-        raise ValueError(f'palette has {len(palette)} colours for {len(classes)} classes {classes}')
-    meta = dict(classes=classes, palette=[list(map(int, c)) for c in palette])
-    model.dataset_meta = meta
-    # the base segmentor's dataset_meta setter may re-derive the vocabulary from the names (dropping synonyms):
-    if model.vocabulary is not vocab:
-        model.set_vocabulary(vocab.names, background=vocab.has_background)
+        model.set_vocabulary(vocabulary, background)
+    current = getattr(model, 'vocabulary', None)
+    if current is None:
+        raise OptionError('No vocabulary: pass vocabulary="cat, dog, ..." (or set model.vocabulary in the config).')
+    if vocabulary is None and isinstance(background, bool) and current.has_background != background:
+        model.set_vocabulary(current.names, background)  # background=True/False also applies to the config's classes
+    meta = model.dataset_meta
+    if palette is not None:
+        if len(palette) != len(meta['classes']):
+            raise OptionError(f'palette has {len(palette)} colours for {len(meta["classes"])} classes {meta["classes"]}')
+        meta['palette'] = [list(map(int, c)) for c in palette]
+        model.dataset_meta = meta
     return meta
 
 
@@ -156,22 +138,49 @@ def init_segmentor(config: Union[str, Config, dict], checkpoint: Optional[str] =
     return model
 
 
+def _to_bgr(img: np.ndarray) -> np.ndarray:
+    if img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 1):
+        return np.ascontiguousarray(np.repeat(img.reshape(img.shape[0], img.shape[1], 1), 3, axis=2))
+    if img.ndim == 3 and img.shape[2] == 4:
+        return np.ascontiguousarray(img[..., :3])
+    if img.ndim == 3 and img.shape[2] == 3:
+        return img
+    raise OptionError(f'An image array must be H×W, H×W×1, H×W×3 (BGR) or H×W×4 (BGRA), got shape {img.shape}.')
+
+
+def _output_names(inputs: Sequence) -> list:
+    """Output file stems of one call's inputs: a path's file name without extension, else the input's index in the
+    call (``00000000``); a stem seen earlier in the call gets ``_<index>`` appended."""
+    names, seen = [], set()
+    for i, x in enumerate(inputs):
+        name = osp.splitext(osp.basename(x))[0] if isinstance(x, str) and x else f'{i:08d}'
+        if name in seen:
+            name = f'{name}_{i}'
+        seen.add(name)
+        names.append(name)
+    return names
+
+
 class OVSegInferencer(MMSegInferencer):
     """``MMSegInferencer`` for open-vocabulary segmentors: any vocabulary, automatic palette, legend overlays.
 
     Args:
         model: config path, ``Config`` or dict of a plugin segmentor (TCL, CoDe, …).
         weights: checkpoint (mmengine checkpoint, plain state dict, or a converted official release).
-        vocabulary: see the module docstring; None keeps the config's ``model.vocabulary``.
+        vocabulary: see :func:`mmseg_code.models.vocab.parse_vocabulary`; None keeps the config's
+            ``model.vocabulary``.
         background: 'auto' | True | False (add a thresholded background class, label 0).
-        palette: RGB colours, one per output class (default: automatic, background black).
+        palette: RGB colours, one per output class (default: a known dataset's, else automatic, background
+            black).
         device: 'cpu', 'cuda', … (default: what mmengine finds).
         test_cfg: overrides of ``model.test_cfg`` (e.g. ``dict(mode='slide', crop_size=(448, 448),
             stride=(224, 224), pamr=True)``).
         scope: registry scope ('mmseg').
 
     Call it like ``MMSegInferencer``: ``inferencer(imgs, out_dir='out')`` returns ``{'predictions',
-    'visualization'}`` and writes ``out/vis/<name>`` (overlay + legend) and ``out/pred/*.png`` (label maps).
+    'visualization'}`` and writes ``out/vis/<stem>.png`` (overlay + legend) and ``out/pred/<stem>.png`` (label
+    map), ``<stem>`` being the input file's name without extension, or for an array its index in the call
+    (``00000000``, ...). Images may be paths or arrays (BGR ``H×W×3``, BGRA, or grey ``H×W``).
     ``inferencer.set_vocabulary(...)`` switches the vocabulary between calls.
     """
 
@@ -208,11 +217,42 @@ class OVSegInferencer(MMSegInferencer):
         cfg = copy.deepcopy(cfg)
         return super()._init_pipeline(cfg)
 
+    def _inputs_to_list(self, inputs) -> list:
+        """mmseg's input list, arrays made 3-channel BGR (grey ``H×W`` / ``H×W×1`` replicated, BGRA's alpha
+        dropped), so that the model and the overlay see the same image."""
+        return [_to_bgr(x) if isinstance(x, np.ndarray) else x for x in super()._inputs_to_list(inputs)]
+
     def visualize(self, inputs: list, preds: list, return_vis: bool = False, show: bool = False,
                   wait_time: int = 0, img_out_dir: str = '', opacity: float = 0.5,
                   with_labels: Optional[bool] = True):
-        return super().visualize(inputs, preds, return_vis=return_vis, show=show, wait_time=wait_time,
-                                 img_out_dir=img_out_dir, opacity=opacity, with_labels=with_labels)
+        """Overlays + legend (``SegLegendVisualizer``), written as ``<img_out_dir>/<stem>.png``."""
+        if not show and img_out_dir == '' and not return_vis:
+            return None
+        self.visualizer.set_dataset_meta(**self.model.dataset_meta)
+        self.visualizer.alpha = opacity
+        results = []
+        for name, single_input, pred in zip(_output_names(inputs), inputs, preds):
+            if isinstance(single_input, str):
+                img = mmcv.imread(single_input, channel_order='rgb')
+            else:
+                img = single_input[..., ::-1].copy()                  # BGR (as mmcv reads) → RGB
+            out_file = osp.join(img_out_dir, name + '.png') if img_out_dir else None
+            self.visualizer.add_datasample(name, img, pred, show=show, wait_time=wait_time, draw_gt=False,
+                                           draw_pred=True, out_file=out_file, with_labels=with_labels)
+            if return_vis:
+                results.append(self.visualizer.get_image())
+        return results if return_vis else None
+
+    def postprocess(self, preds: list, visualization, return_datasample: bool = False, pred_out_dir: str = ''):
+        """mmseg's results; label maps written as ``<pred_out_dir>/<stem>.png``."""
+        results = super().postprocess(preds, visualization, return_datasample, pred_out_dir='')
+        if pred_out_dir and not return_datasample:
+            os.makedirs(pred_out_dir, exist_ok=True)
+            names = _output_names([p.metainfo.get('img_path') for p in preds])
+            for name, pred in zip(names, preds):
+                label = pred.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
+                Image.fromarray(label).save(osp.join(pred_out_dir, name + '.png'))
+        return results
 
     def overlay(self, image: np.ndarray, sem_seg: np.ndarray, alpha: float = 0.5,
                 side_by_side: bool = False) -> np.ndarray:

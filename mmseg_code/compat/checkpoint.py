@@ -20,6 +20,8 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from ..utils.tool import UserError
+
 
 # ``HistoryBuffer._set_default_statistics`` stores these bound names in every instance's ``__dict__``.
 _HISTORY_BUFFER_METHODS = frozenset({'min', 'max', 'current', 'mean'})
@@ -46,7 +48,7 @@ def _numpy_globals() -> list:
 SAFE_GLOBALS: list = [HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr')] + _numpy_globals()
 
 
-class UnsafeCheckpointError(RuntimeError):
+class UnsafeCheckpointError(UserError, RuntimeError):
     """A checkpoint holds Python objects outside the allow-list of :data:`SAFE_GLOBALS`."""
 
 
@@ -77,7 +79,7 @@ def register_safe_loader() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- strict key matching
-class CheckpointKeyError(RuntimeError):
+class CheckpointKeyError(UserError, RuntimeError):
     """The checkpoint's parameter names do not match the model (one line listing missing and unexpected keys)."""
 
 
@@ -89,22 +91,19 @@ def set_strict_loading(enabled: bool) -> None:
     _STRICT['enabled'] = bool(enabled)
 
 
-def _optional_prefixes(model) -> tuple:
-    """Keys a checkpoint may leave out: the frozen CLIP (built from the config's ``pretrained``) and training-only
-    loss parameters (InfoNCE temperatures), which converted official checkpoints do not carry."""
-    return ('clip.', ) + tuple(f'{name}.' for name, _ in model.named_children() if 'loss' in name)
-
-
 def _short(keys: list, n: int = 5) -> str:
     shown = ', '.join(keys[:n])
     return f'[{shown}{", ..." if len(keys) > n else ""}]'
 
 
 def check_checkpoint_keys(model, state_dict: dict, source: str = 'checkpoint') -> None:
-    """Raise :class:`CheckpointKeyError` when ``state_dict`` misses required or has unexpected keys of ``model``."""
+    """Raise :class:`CheckpointKeyError` when ``state_dict`` misses required or has unexpected keys of ``model``
+    (keys of the layout before the encoder-decoder contract count under their new names, as the model loads them;
+    the keys a checkpoint may leave out are the model's ``optional_state_dict_prefixes()``)."""
+    from mmseg_code.models.segmentors.base import upgrade_state_dict
     own = set(model.state_dict().keys())
-    given = set(state_dict.keys())
-    optional = _optional_prefixes(model)
+    given = set(upgrade_state_dict(dict.fromkeys(state_dict)))
+    optional = model.optional_state_dict_prefixes()
     missing = sorted(k for k in own - given if not k.startswith(optional) and 'num_batches_tracked' not in k)
     unexpected = sorted(given - own)
     if missing or unexpected:

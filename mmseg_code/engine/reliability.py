@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from mmengine.config import Config
 
+from mmseg_code.utils.tool import UserError
+
 DEFAULT_HOOKS = (dict(type='ExactResumeHook'), dict(type='NonFiniteGuardHook', max_consecutive=5))
 
 
@@ -22,7 +24,7 @@ def add_reliability_hooks(cfg: Config) -> None:
     cfg.custom_hooks = hooks
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A training config that cannot work; the message is one line naming the setting to change."""
 
 

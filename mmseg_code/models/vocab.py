@@ -1,25 +1,47 @@
-"""Vocabulary → text embeddings for open-vocabulary inference (TCL Sec. 4.1 protocol).
+"""Vocabularies for open-vocabulary inference (TCL Sec. 4.1 protocol): parsing, validation, prompt template sets.
 
-A vocabulary is a list of classes, each with one or more synonyms (a list of names, or a txt file with one
-class per line and comma-separated synonyms). For class k with synonyms s and prompt templates T:
+A vocabulary is a list of classes, each with one or more synonyms. :func:`parse_vocabulary` is the one parser of
+every front door (``model.vocabulary`` in a config, ``OVSegInferencer(vocabulary=...)``, ``set_vocabulary``,
+``tools/demo.py --vocab``); it reads
 
-    e_s   = mean_{τ∈T} E_t(τ(s))          (unnormalised CLIP text embeddings, TCL's ensembling)
-    ê_s   = e_s / ||e_s||                  (normalised once)
-    score_k(x) = max_{s ∈ syn(k)} score(x, ê_s)
+* a list: each item is a class name (kept verbatim, as mmseg's dataset class names) or a list of synonyms;
+* a path (``os.PathLike``, a string naming an existing file, or any string ending in ``.txt``): a text file with one
+  class per line, synonyms separated by commas, blank lines skipped (a missing ``.txt`` file is an error);
+* a string with newlines: one class per line, synonyms separated by commas (as in a file);
+* a string with ``;``: classes separated by ``;``, synonyms by ``,`` (``"cat, kitten; dog; grass"``);
+* any other string: classes separated by ``,`` (``"cat, dog, grass"``).
+
+Names parsed from text are stripped of surrounding spaces; empty items (``"cat, dog,"``) are skipped. Two names that
+CLIP's tokenizer cannot tell apart (it lowercases and collapses whitespace, ``"Cat"`` = ``"cat"``) would get identical
+embeddings, so that neither could ever win: :class:`Vocabulary` rejects names equal up to case and whitespace, and the
+segmentor rejects names whose token ids are equal (:func:`check_distinct_tokens`).
+
+The text classifier (``text_classifier.py``) embeds the S synonyms; a class scores the best of its synonyms:
+
+    score_k(x) = max_{s ∈ syn(k)} score(x, ê_s)         (:func:`reduce_synonyms`)
 
 ``background``: a class named ``background`` is never prompted; when the vocabulary has a background the
 segmentor adds a constant ``bg_thresh`` score plane as output channel 0 (TCL's rule).
 
 Template sets: ``custom`` (TCL's 9), ``simple`` ("a photo of a {}."), ``imagenet80`` (CLIP's 80 ImageNet
-templates; also the targets of CoDe's KgCoOp loss), ``none`` (the bare name).
+templates, ``open_clip.zero_shot_metadata.OPENAI_IMAGENET_TEMPLATES``; also the targets of CoDe's KgCoOp loss),
+``none`` (the bare name).
 """
 from __future__ import annotations
 
 import os
+from collections import abc
 from typing import Optional, Sequence, Union
 
 import torch
-import torch.nn.functional as F
+from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
+
+from ..utils.options import OptionError
+
+
+class VocabularyError(OptionError):
+    """A vocabulary (or template set) the user gave cannot be used; the message is one line (a ``ValueError``)."""
+
 
 TEMPLATES: dict[str, list[str]] = {
     'none': ['{}'],
@@ -29,31 +51,8 @@ TEMPLATES: dict[str, list[str]] = {
         'a {} in a video game.', 'art of the {}.', 'a photo of the small {}.', 'a photo of many {}.',
         'a photo of {}s.'
     ],
-    'imagenet80': [
-        'a bad photo of a {}.', 'a photo of many {}.', 'a sculpture of a {}.', 'a photo of the hard to see {}.',
-        'a low resolution photo of the {}.', 'a rendering of a {}.', 'graffiti of a {}.',
-        'a bad photo of the {}.', 'a cropped photo of the {}.', 'a tattoo of a {}.', 'the embroidered {}.',
-        'a photo of a hard to see {}.', 'a bright photo of a {}.', 'a photo of a clean {}.',
-        'a photo of a dirty {}.', 'a dark photo of the {}.', 'a drawing of a {}.', 'a photo of my {}.',
-        'the plastic {}.', 'a photo of the cool {}.', 'a close-up photo of a {}.',
-        'a black and white photo of the {}.', 'a painting of the {}.', 'a painting of a {}.',
-        'a pixelated photo of the {}.', 'a sculpture of the {}.', 'a bright photo of the {}.',
-        'a cropped photo of a {}.', 'a plastic {}.', 'a photo of the dirty {}.',
-        'a jpeg corrupted photo of a {}.', 'a blurry photo of the {}.', 'a photo of the {}.',
-        'a good photo of the {}.', 'a rendering of the {}.', 'a {} in a video game.', 'a photo of one {}.',
-        'a doodle of a {}.', 'a close-up photo of the {}.', 'a photo of a {}.', 'the origami {}.',
-        'the {} in a video game.', 'a sketch of a {}.', 'a doodle of the {}.', 'a origami {}.',
-        'a low resolution photo of a {}.', 'the toy {}.', 'a rendition of the {}.', 'a photo of the clean {}.',
-        'a photo of a large {}.', 'a rendition of a {}.', 'a photo of a nice {}.', 'a photo of a weird {}.',
-        'a blurry photo of a {}.', 'a cartoon {}.', 'art of a {}.', 'a sketch of the {}.',
-        'a embroidered {}.', 'a pixelated photo of a {}.', 'itap of the {}.',
-        'a jpeg corrupted photo of the {}.', 'a good photo of a {}.', 'a plushie {}.',
-        'a photo of the nice {}.', 'a photo of the small {}.', 'a photo of the weird {}.', 'the cartoon {}.',
-        'art of the {}.', 'a drawing of the {}.', 'a photo of the large {}.',
-        'a black and white photo of a {}.', 'the plushie {}.', 'a dark photo of a {}.', 'itap of a {}.',
-        'graffiti of the {}.', 'a toy {}.', 'itap of my {}.', 'a photo of a cool {}.',
-        'a photo of a small {}.', 'a tattoo of the {}.'
-    ],
+    # CLIP's 80 ImageNet prompts, as open_clip ships them (callables) turned into ``{}`` patterns
+    'imagenet80': [t('{}') for t in OPENAI_IMAGENET_TEMPLATES],
 }
 
 ClassSpec = Union[str, Sequence[Union[str, Sequence[str]]]]
@@ -63,38 +62,78 @@ def get_templates(templates: Union[str, Sequence[str]]) -> list[str]:
     """A named template set or an explicit list of ``{}`` templates."""
     if isinstance(templates, str):
         if templates not in TEMPLATES:
-            raise ValueError(f'Unknown template set {templates!r}; known: {sorted(TEMPLATES)}.')
+            raise VocabularyError(f'Unknown template set {templates!r}; known: {sorted(TEMPLATES)}.')
         return list(TEMPLATES[templates])
     templates = list(templates)
     if not templates or any('{}' not in t for t in templates):
-        raise ValueError('Prompt templates must be a non-empty list of strings containing "{}".')
+        raise VocabularyError('Prompt templates must be a non-empty list of strings containing "{}".')
     return templates
 
 
-def load_classes(classes: ClassSpec) -> list[list[str]]:
-    """Classes as lists of synonyms.
+def _split_synonyms(text: str) -> list[str]:
+    return [n.strip() for n in text.split(',') if n.strip()]
 
-    ``classes`` is a txt path (one class per line, synonyms separated by commas, blank lines skipped) or a
-    sequence whose items are a name (kept verbatim, as mmseg dataset class names) or a list of synonyms.
-    """
-    if isinstance(classes, (str, os.PathLike)):
-        path = os.fspath(classes)
+
+def parse_vocabulary(classes: ClassSpec) -> list[list[str]]:
+    """Classes as lists of synonyms, from any of the forms of the module docstring."""
+    if isinstance(classes, os.PathLike) or (isinstance(classes, str) and
+                                            (classes.strip().endswith('.txt') or os.path.isfile(classes))):
+        path = os.fspath(classes).strip() if isinstance(classes, str) else os.fspath(classes)
         if not os.path.isfile(path):
             raise FileNotFoundError(f'Vocabulary file not found: {path}')
         with open(path, encoding='utf-8') as f:
-            out = [[s.strip() for s in line.split(',') if s.strip()] for line in f if line.strip()]
+            out = [syns for syns in map(_split_synonyms, f) if syns]
+    elif isinstance(classes, str):
+        if '\n' in classes:
+            out = [syns for syns in map(_split_synonyms, classes.splitlines()) if syns]
+        elif ';' in classes:
+            out = [syns for syns in map(_split_synonyms, classes.split(';')) if syns]
+        else:
+            out = [[n] for n in _split_synonyms(classes)]
+    elif isinstance(classes, abc.Sequence):
+        out = []
+        for item in classes:
+            if isinstance(item, str):
+                out.append([item])
+            elif isinstance(item, abc.Sequence) and all(isinstance(n, str) for n in item):
+                out.append(list(item))
+            else:
+                raise VocabularyError(f'A vocabulary item must be a class name or a list of synonyms, got {item!r}.')
     else:
-        out = [[c] if isinstance(c, str) else list(c) for c in classes]
+        raise VocabularyError(f'A vocabulary is a string, a list or a .txt file, got {type(classes).__name__}.')
     if not out:
-        raise ValueError('The vocabulary is empty: give at least one class name.')
+        raise VocabularyError(f'The vocabulary is empty ({classes!r}): give at least one class name.')
     return out
+
+
+def normalise_name(name: str) -> str:
+    """A name as CLIP's tokenizer compares it: lowercase, whitespace collapsed."""
+    return ' '.join(name.lower().split())
+
+
+def _duplicates(names: Sequence[str], key) -> list[list[str]]:
+    groups: dict = {}
+    for n in names:
+        groups.setdefault(key(n), []).append(n)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def check_distinct_tokens(tokenizer, names: Sequence[str]) -> None:
+    """Raise a one-line error if two names tokenise to the same ids (identical embeddings: one never wins)."""
+    encode = getattr(tokenizer, 'encode', None)
+    if encode is None:
+        return
+    dups = _duplicates(names, lambda n: tuple(encode(n)))
+    if dups:
+        shown = '; '.join(' = '.join(repr(n) for n in g) for g in dups)
+        raise VocabularyError(f'Duplicated class names in the vocabulary (the same for the CLIP tokenizer): {shown}.')
 
 
 class Vocabulary:
     """A validated open vocabulary.
 
     Args:
-        classes: see :func:`load_classes`.
+        classes: see :func:`parse_vocabulary` (module docstring).
         background: ``'auto'`` (a first class named "background" is the background), True (a background
             output channel 0: the first class is dropped from prompting if it is "background", else it is
             prepended), or False (no background channel).
@@ -107,28 +146,28 @@ class Vocabulary:
     """
 
     def __init__(self, classes: ClassSpec, background: Union[str, bool] = 'auto') -> None:
-        names = load_classes(classes)
+        names = parse_vocabulary(classes)
         first_is_bg = names[0][0].strip().lower() == 'background'
         if background == 'auto':
             has_bg = first_is_bg
         elif isinstance(background, bool):
             has_bg = background
         else:
-            raise ValueError(f"background must be 'auto', True or False, got {background!r}.")
+            raise VocabularyError(f"background must be 'auto', True or False, got {background!r}.")
         if has_bg and first_is_bg:
             names = names[1:]
         if not names:
-            raise ValueError('The vocabulary has no foreground class.')
+            raise VocabularyError('The vocabulary has no foreground class.')
         for syns in names:
             if not syns or any(not isinstance(s, str) or not s.strip() for s in syns):
-                raise ValueError(f'Empty class name in the vocabulary: {syns!r}.')
+                raise VocabularyError(f'Empty class name in the vocabulary: {syns!r}.')
         flat = [s for syns in names for s in syns]
-        seen: set = set()
-        dups = [s for s in flat if s in seen or seen.add(s)]
+        dups = _duplicates(flat, normalise_name)
         if dups:
-            raise ValueError(f'Duplicated class name(s) in the vocabulary: {sorted(set(dups))}.')
+            shown = '; '.join(' = '.join(repr(n) for n in g) for g in dups)
+            raise VocabularyError(f'Duplicated class names in the vocabulary (equal up to case and spaces): {shown}.')
         if len(names) + int(has_bg) < 2:
-            raise ValueError('The vocabulary needs at least two output classes (add background=True).')
+            raise VocabularyError('The vocabulary needs at least two output classes (add background=True).')
         self.names = names
         self.has_background = has_bg
         self.class_names = (['background'] if has_bg else []) + [syns[0] for syns in names]
@@ -156,29 +195,11 @@ def check_tokenizable(tokenizer, names: Sequence[str], templates: Sequence[str],
     for name in names:
         shown = repr(name if len(name) <= 60 else name[:57] + '...')
         if not encode(name):
-            raise ValueError(f'Class name {shown} tokenises to nothing.')
+            raise VocabularyError(f'Class name {shown} tokenises to nothing.')
         n = len(encode(longest.format(name))) + 2
         if n > context_length:
-            raise ValueError(f'Class name {shown} is too long: its prompt has {n} tokens > context length '
+            raise VocabularyError(f'Class name {shown} is too long: its prompt has {n} tokens > context length '
                              f'{context_length}.')
-
-
-@torch.no_grad()
-def encode_with_templates(text_encoder, names: Sequence[str], templates: Union[str, Sequence[str]] = 'custom',
-                          chunk_size: int = 1024) -> torch.Tensor:
-    """TCL's template ensemble: ``S×D`` L2-normalised embeddings of ``names``.
-
-    Every (name, template) prompt is encoded by the CLIP text encoder (``encode``, unnormalised), averaged
-    over templates, then normalised once.
-    """
-    templates = get_templates(templates)
-    check_tokenizable(text_encoder.tokenizer, names, templates, text_encoder.context_length)
-    prompts = [t.format(n) for n in names for t in templates]
-    embs = []
-    for i in range(0, len(prompts), chunk_size):
-        embs.append(text_encoder.encode(text_encoder.tokenize(prompts[i:i + chunk_size])).float())
-    emb = torch.cat(embs).reshape(len(names), len(templates), -1).mean(dim=1)
-    return F.normalize(emb, dim=-1)
 
 
 def reduce_synonyms(scores: torch.Tensor, synonym_to_class: Optional[torch.Tensor], num_classes: int) -> torch.Tensor:

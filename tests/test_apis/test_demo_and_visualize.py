@@ -61,3 +61,20 @@ def test_visualize_code_cli_on_tcl(tmp_path, image, capsys):
     assert visualize_code.main([osp.join(ROOT, 'configs/tcl/tcl_tiny.py'), 'none', image, '--caption',
                                 'a red square', '--nouns', 'square', '--size', '32', '--out', str(out)]) == 0
     assert out.exists() and 'region masks only' in capsys.readouterr().out
+
+
+def test_visualize_code_region_overlay_uses_the_renderer():
+    """The nouns' argmax overlay: each pixel in its noun's colour (none ≤ 0.5), a legend of the nouns present."""
+    from mmseg_code.apis.visualization import auto_palette
+    region = np.zeros((2, 10, 20), np.float32)
+    region[0, :, :8] = 0.9                      # 'square' on the left
+    region[1, :, 12:] = 0.7                     # 'circle' on the right; the middle: none (both 0)
+    res = dict(image=np.full((10, 20, 3), 100, np.uint8), region=region, nouns=['square', 'circle'])
+    drawn, classes, palette = visualize_code.region_overlay(res)
+    sq, ci = auto_palette(['square', 'circle'])
+    assert classes == ['none', 'square', 'circle'] and palette == [[0, 0, 0], sq, ci]
+    assert np.array_equal(drawn[5, 2], np.round(50 + 0.5 * np.array(sq)).astype(np.uint8))
+    assert np.array_equal(drawn[5, 15], np.round(50 + 0.5 * np.array(ci)).astype(np.uint8))
+    assert np.array_equal(drawn[5, 10], [50, 50, 50])                     # none: black at 0.5
+    legend = drawn[:, 22:]
+    assert all((legend == c).all(axis=2).any() for c in (sq, ci))

@@ -44,8 +44,8 @@ def build_tiny_tcl(unfreeze_iter=1):
     return MODELS.build(dict(
         type='TCL',
         clip=dict(type='OpenCLIP', model_name='mmcode-tiny-vit-p16'),
-        image_segmenter=dict(type='ImageSegmenter', unfreeze_iter=unfreeze_iter,
-                             decoder=dict(type='GatedDecoder', n_layers=2, double=False))))
+        decode_head=dict(type='ImageSegmenter', unfreeze_iter=unfreeze_iter,
+                         decoder=dict(type='GatedDecoder', n_layers=2, double=False))))
 
 
 def make_batch(model, seed, b=2, size=32):
@@ -86,7 +86,7 @@ def _worker(rank, world, port, tmp):
         infonce = _infonce_check(rank, world, tmp)
         model = build_tiny_tcl(unfreeze_iter=1)
         model.train()
-        init = [p.detach().clone() for p in model.image_segmenter.block.parameters()]
+        init = [p.detach().clone() for p in model.decode_head.block.parameters()]
         ddp = DDP(model)
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=1e-2, weight_decay=0.05)
@@ -101,11 +101,11 @@ def _worker(rank, world, port, tmp):
             opt.step()
             opt.zero_grad(set_to_none=True)
             if it == 0:
-                block = list(model.image_segmenter.block.parameters())
+                block = list(model.decode_head.block.parameters())
                 frozen_unchanged = (all(torch.equal(p, q) for p, q in zip(block, init))
                                     and not any(p in opt.state for p in block))
-        block = [p.detach().clone() for p in model.image_segmenter.block.parameters()]
-        dec = [p.detach().clone() for p in model.image_segmenter.decoder.parameters()]
+        block = [p.detach().clone() for p in model.decode_head.block.parameters()]
+        dec = [p.detach().clone() for p in model.decode_head.decoder.parameters()]
         torch.save(dict(infonce=infonce, frozen_unchanged=frozen_unchanged, block=block, init=init, dec=dec),
                    os.path.join(tmp, f'rank{rank}.pt'))
     finally:
@@ -155,7 +155,7 @@ def test_hook_single_process_with_fake_runner():
     runner = SimpleNamespace(model=model, optim_wrapper=SimpleNamespace(optimizer=opt), iter=2)
     hook = UnfreezeBlockHook()
     hook.before_train(runner)
-    seg = model.image_segmenter
+    seg = model.decode_head
     assert not seg.block_trainable
     init = [p.detach().clone() for p in seg.block.parameters()]
     x, samples = make_batch(model, 0)

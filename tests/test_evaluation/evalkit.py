@@ -13,7 +13,7 @@ IMAGENET_STD = [58.395, 57.12, 57.375]
 TINY_MODEL = dict(
     type='TCL',
     clip=dict(type='OpenCLIP', model_name='mmcode-tiny-vit-p16'),
-    image_segmenter=dict(type='ImageSegmenter'),
+    decode_head=dict(type='ImageSegmenter'),
     data_preprocessor=dict(type='SegDataPreProcessor', mean=IMAGENET_MEAN, std=IMAGENET_STD, bgr_to_rgb=True),
     test_cfg=dict(mode='whole', pamr=False, kp_weight=0.0))
 
@@ -77,15 +77,18 @@ SCORES = {0: {0: RED_SCORE}, 1: {1: GREEN_SCORE}, 2: {}}   # dominant RGB channe
 
 
 def install_hand_made_scores(monkeypatch):
-    """Make every ``TextSupervisedSegmentor`` produce the hand-made masks above through its real predict path.
+    """Make every plugin segmentor with an ``ImageSegmenter`` head produce the hand-made masks above through its real
+    predict path.
 
-    ``encode_vocabulary`` returns one-hot class embeddings; ``dense_features`` returns, at 1/4 resolution, unit
-    features whose cosine with class k is ``logit_to_cos(score)`` (0 for the others), chosen from the dominant
-    colour channel of the window. Everything after that (Sim2Mask, PAMR, background plane, slide, resize, argmax,
-    IoUMetric) is the code under test. Returns a dict counting the calls.
+    The text classifier's ``encode_names`` returns one-hot class embeddings; the image encoder and the head together
+    return, at 1/4 resolution, unit features whose cosine with class k is ``logit_to_cos(score)`` (0 for the others),
+    chosen from the dominant colour channel of the window. Everything after that (Sim2Mask, PAMR, background plane,
+    slide, resize, argmax, IoUMetric) is the code under test. Returns a dict counting the calls.
     """
+    from mmseg_code.models.clip.image_encoder import CLIPFeatures, CLIPImageEncoder
+    from mmseg_code.models.heads.image_segmenter import ImageSegmenter
     from mmseg_code.models.pamr import PAMR
-    from mmseg_code.models.segmentors.base import TextSupervisedSegmentor
+    from mmseg_code.models.text_classifier import TextClassifier
     calls = dict(encode_vocabulary=0, pamr=0)
     pamr_forward = PAMR.forward
 
@@ -93,15 +96,15 @@ def install_hand_made_scores(monkeypatch):
         calls['pamr'] += 1
         return pamr_forward(self, img, masks)
 
-    def encode_vocabulary(self, names):
+    def encode_names(self, names):
         calls['encode_vocabulary'] += 1
-        d = self.clip.embed_dim
+        d = self.text_encoder.embed_dim
         assert len(names) < d
         return torch.eye(d)[:len(names)]
 
-    def dense_features(self, inputs, normalize=True, return_tokens=False):
+    def image_features(self, inputs):
         b, _, h, w = inputs.shape
-        d = self.clip.embed_dim
+        d = self.embed_dim
         feats = torch.zeros(b, d, h // 4, w // 4)
         for i in range(b):
             channel = int(inputs[i].mean(dim=(1, 2)).argmax())
@@ -110,9 +113,10 @@ def install_hand_made_scores(monkeypatch):
                 vec[k] = logit_to_cos(score)
             vec[d - 1] = math.sqrt(1 - float((vec ** 2).sum()))
             feats[i] = vec.view(d, 1, 1)
-        return (feats, None, None) if return_tokens else feats
+        return CLIPFeatures(tokens=feats, grid=None, dense=None)      # the head below passes them on
 
-    monkeypatch.setattr(TextSupervisedSegmentor, 'encode_vocabulary', encode_vocabulary)
-    monkeypatch.setattr(TextSupervisedSegmentor, 'dense_features', dense_features)
+    monkeypatch.setattr(TextClassifier, 'encode_names', encode_names)
+    monkeypatch.setattr(CLIPImageEncoder, 'forward', image_features)
+    monkeypatch.setattr(ImageSegmenter, 'forward', lambda self, inputs: inputs.tokens)
     monkeypatch.setattr(PAMR, 'forward', counting_pamr)
     return calls

@@ -76,9 +76,14 @@ def test_benchmark_table_numbers(tmp_path, voc_root, hand_made_scores, capsys):
 
 def test_full_table_layout_lists_all_benchmarks_missing(tmp_path, capsys):
     cfg = write_model_config(tmp_path / 'tiny.py')
-    rc = benchmark.main([cfg, 'none', '--data-root', str(tmp_path / 'nothing'), '--out-dir', str(tmp_path / 'o')])
-    assert rc == 0
-    printed = capsys.readouterr().out
+    # nothing evaluated: exit status 2 with one line saying so (issue 14), after the tables with the papers' rows
+    rc = benchmark.tool.run_tool(benchmark.main, [cfg, 'none', '--data-root', str(tmp_path / 'nothing'), '--out-dir',
+                                                  str(tmp_path / 'o')])
+    captured = capsys.readouterr()
+    printed, err = captured.out, captured.err
+    assert rc == 2 and err.count('\n') == 1
+    assert err.split(': error: ', 1)[1].startswith(f'nothing was evaluated: no benchmark data found under --data-root '
+                                                   f'{tmp_path / "nothing"}')
     for name in benchmark.BENCHMARKS:
         assert f'SKIP {name}' in printed
     header = (tmp_path / 'o' / 'table.md').read_text().splitlines()[0]
@@ -90,7 +95,6 @@ def test_full_table_layout_lists_all_benchmarks_missing(tmp_path, capsys):
     # the papers' averages: TCL 37.2 over 8 (its Table 1), CoDe 31.8 over 6 (its Table 1)
     assert float(tcl['avg8']) == pytest.approx(37.2, abs=0.05)
     assert float(code['avg6']) == pytest.approx(31.8, abs=0.05)
-    assert 'nothing was evaluated' in printed
 
 
 def test_dump_configs_for_test_tool(tmp_path):

@@ -35,16 +35,16 @@ def official_masker(sd, double, block_index):
     """The release's masker keys (names from kakaobrain/tcl: Masker / MaskerBackbone / GDecoder / ResConv)."""
     off = {}
     for p in BLOCK:
-        off[f'masker.image_encoder.backbone.transformer.resblocks.{block_index}.{p}'] = sd[f'image_segmenter.block.{p}']
+        off[f'masker.image_encoder.backbone.transformer.resblocks.{block_index}.{p}'] = sd[f'decode_head.block.{p}']
     for i in range(2):
         for j, conv in enumerate(['conv', 'conv2'] if double else ['conv']):
             for o, n in CONV:
                 off[f'masker.image_encoder.decoder.decoder.net.{i}.{conv}.{o}'] = \
-                    sd[f'image_segmenter.decoder.stages.{i}.{j}.{n}']
+                    sd[f'decode_head.decoder.stages.{i}.{j}.{n}']
     for o in ('ln.weight', 'ln.bias', 'proj'):
-        off[f'masker.image_encoder.decoder.image_proj.{o}'] = sd[f'image_segmenter.image_proj.{o}']
-    off['masker.sim2mask.w'] = sd['image_segmenter.sim2mask.w']
-    off['masker.sim2mask.b'] = sd['image_segmenter.sim2mask.b']
+        off[f'masker.image_encoder.decoder.image_proj.{o}'] = sd[f'decode_head.image_proj.{o}']
+    off['masker.sim2mask.w'] = sd['decode_head.sim2mask.w']
+    off['masker.sim2mask.b'] = sd['decode_head.sim2mask.b']
     return off
 
 
@@ -81,15 +81,15 @@ def check_round_trip(src, off, converter, config, tmp_path, mapping):
 
 
 def masker_mapping(double, block_index):
-    m = {f'masker.image_encoder.backbone.transformer.resblocks.{block_index}.{p}': f'image_segmenter.block.{p}'
+    m = {f'masker.image_encoder.backbone.transformer.resblocks.{block_index}.{p}': f'decode_head.block.{p}'
          for p in BLOCK}
     for i in range(2):
         for j, conv in enumerate(['conv', 'conv2'] if double else ['conv']):
             for o, n in CONV:
                 m[f'masker.image_encoder.decoder.decoder.net.{i}.{conv}.{o}'] = \
-                    f'image_segmenter.decoder.stages.{i}.{j}.{n}'
-    m.update({'masker.image_encoder.decoder.image_proj.proj': 'image_segmenter.image_proj.proj',
-              'masker.sim2mask.w': 'image_segmenter.sim2mask.w', 'masker.sim2mask.b': 'image_segmenter.sim2mask.b'})
+                    f'decode_head.decoder.stages.{i}.{j}.{n}'
+    m.update({'masker.image_encoder.decoder.image_proj.proj': 'decode_head.image_proj.proj',
+              'masker.sim2mask.w': 'decode_head.sim2mask.w', 'masker.sim2mask.b': 'decode_head.sim2mask.b'})
     return m
 
 
@@ -112,7 +112,7 @@ def test_code_release_conversion(tmp_path):
     sd = src.state_dict()
     off = official_masker(sd, double=False, block_index=11)
     # CoDe-specific keys (names from 072jiajia/Image-Text-Co-Decomposition)
-    off['clip_text_encoder.prompt_learner.ctx'] = sd['noun_prompt.ctx']
+    off['clip_text_encoder.prompt_learner.ctx'] = sd['text_encoder.noun_prompt.ctx']
     off['learnable_image_bg'] = sd['region_prompt.prompt']
     off['bg_text'] = sd['word_prompt.prompt'].unsqueeze(1)             # official shape [77, 1, C]
     off['text_mask_w'] = sd['text_segmenter.logit_scale']
@@ -124,7 +124,7 @@ def test_code_release_conversion(tmp_path):
     off['clip_text_encoder.prompt_learner.token_prefix'] = torch.zeros(1, 1, 4)
     off['hcl_loss.logit_scale'] = torch.tensor(2.)
     mapping = masker_mapping(False, 11)
-    mapping.update({'clip_text_encoder.prompt_learner.ctx': 'noun_prompt.ctx',
+    mapping.update({'clip_text_encoder.prompt_learner.ctx': 'text_encoder.noun_prompt.ctx',
                     'learnable_image_bg': 'region_prompt.prompt', 'bg_text': 'word_prompt.prompt',
                     'text_mask_w': 'text_segmenter.logit_scale', 'text_mask_b': 'text_segmenter.logit_bias'})
     mapping.update({f'text_decoder.transformer.resblocks.{i}.{p}': f'text_segmenter.blocks.{i}.{p}'

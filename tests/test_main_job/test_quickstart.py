@@ -57,8 +57,22 @@ def test_overlays_and_metrics(tmp_path):
         Image.fromarray(lbl).save(seg / 'SegmentationClass' / f'{n}.png')
         Image.fromarray(lbl).save(pred / f'{n}.png')
     (seg / 'ImageSets/Segmentation/val.txt').write_text('\n'.join(names) + '\n')
+    (seg / 'class_names.txt').write_text('background\ncircle\nsquare\ntriangle\n')
     out = qs.draw_overlays(str(seg), str(pred), str(tmp_path / 'ov' / 'x.png'))
-    assert out and Image.open(out[0]).size == (3 * (16 * 3 + 4), 3 * 3 * 18)
+    grid = np.array(Image.open(out[0]))
+    # 3 rows of 48 px (16 px × 3) + 2 white px each; per row image | 2 | GT | 2 | prediction | legend
+    assert grid.shape[0] == 3 * (48 + 2) and grid.shape[1] > 3 * 48 + 4
+    from mmseg_code.apis.visualization import auto_palette
+    palette = auto_palette(['background', 'circle', 'square', 'triangle'])      # a free class list: generated
+    for i in range(3):
+        y = i * 50
+        assert (grid[y + 20, 20] == 100).all()                                   # the image (grey 100)
+        for x0 in (50, 100):                                                     # GT and prediction: label i + 1
+            expect = np.round(0.5 * 100 + 0.5 * np.array(palette[i + 1])).astype(np.uint8)
+            assert np.array_equal(grid[y + 20, x0 + 20], expect)
+        legend = grid[y:y + 48, 3 * 48 + 4:]
+        listed = [(legend == c).all(axis=2).any() for c in palette]
+        assert listed == [True] + [k == i + 1 for k in range(1, 4)]            # background + the one class present
     wd = tmp_path / 'test' / '20240101_000000'
     wd.mkdir(parents=True)
     (wd / '20240101_000000.json').write_text(json.dumps(dict(aAcc=90.0, mIoU=55.5, mAcc=60.0)))

@@ -2,8 +2,12 @@
 import pytest
 import torch
 
+import math
+
+import torch.nn.functional as F
+
 from mmseg_code.models.clip import (CLIPImageEncoder, CLIPTextEncoder, OpenCLIP, build_open_clip, build_tokenizer,
-                                    resize_pos_embed, self_attention_block)
+                                    pad_to_patch, resize_pos_embed, self_attention_block)
 
 NAME = 'mmcode-tiny-vit-p16'
 
@@ -41,7 +45,7 @@ def test_self_attention_block_equals_diagonal_mask(raw):
 def test_pos_embed_resize_448(raw):
     img = CLIPImageEncoder(raw.visual)
     pe = raw.visual.positional_embedding
-    assert resize_pos_embed(pe, (14, 14)) is pe
+    assert resize_pos_embed(pe, (14, 14)).data_ptr() == pe.data_ptr()          # the training grid: unchanged
     big = resize_pos_embed(pe, (28, 28))
     assert big.shape == (1 + 28 * 28, pe.shape[1])
     torch.testing.assert_close(big[0], pe[0])
@@ -51,6 +55,38 @@ def test_pos_embed_resize_448(raw):
     assert dense.shape == (1, 64, 28, 28) and grid == (28, 28) and tokens.shape == (1, 1 + 28 * 28, 128)
     with pytest.raises(ValueError, match='multiple of the patch size'):
         img.embed(torch.randn(1, 3, 100, 100))
+
+
+def _resize_pos_embed_by_hand(pos_embed, grid_hw):
+    """The plugin's resize before it called timm: CLS kept, the g×g grid resized bicubically (no antialiasing)."""
+    g = int(math.sqrt(pos_embed.shape[0] - 1))
+    patch = pos_embed[1:].reshape(1, g, g, -1).permute(0, 3, 1, 2)
+    patch = F.interpolate(patch, size=grid_hw, mode='bicubic', align_corners=False)
+    return torch.cat([pos_embed[:1], patch.permute(0, 2, 3, 1).reshape(grid_hw[0] * grid_hw[1], -1)])
+
+
+def test_pos_embed_resize_is_the_hand_written_one_exactly():
+    """timm's ``resample_abs_pos_embed`` (antialias off) gives bit for bit what the hand-written resize gave."""
+    torch.manual_seed(0)
+    pe = torch.randn(1 + 14 * 14, 32)
+    for grid in [(28, 28), (20, 36), (7, 28), (3, 5)]:
+        assert torch.equal(resize_pos_embed(pe, grid), _resize_pos_embed_by_hand(pe, grid)), grid
+
+
+def test_forward_pads_windows_and_reads_out_tokens_and_maskclip(raw):
+    """mmseg's image-encoder call: a window padded centrally to multiples of p (zeros), its tokens before the last
+    block and the MaskCLIP embeddings of the same padded window."""
+    img = CLIPImageEncoder(raw.visual)
+    x = torch.randn(1, 3, 40, 50)
+    xp, pad = pad_to_patch(x, 16)
+    assert pad == (7, 7, 4, 4) and xp.shape == (1, 3, 48, 64)                   # (64-50)/2, (48-40)/2
+    assert torch.equal(xp[..., 4:44, 7:57], x) and xp[..., :4, :].abs().sum() == 0
+    with torch.no_grad():
+        f = img(x)
+        tokens, grid = img.forward_features(xp)
+        dense = img.encode_dense(xp)
+    assert f.grid == grid == (3, 4)
+    assert torch.equal(f.tokens, tokens) and torch.equal(f.dense, dense)
 
 
 def test_local_weights_file_roundtrip(raw, tmp_path):

@@ -9,7 +9,8 @@ from mmseg.registry import DATASETS, MODELS, TRANSFORMS
 
 import mmseg_code  # noqa: F401
 from mmseg_code.engine.reliability import ConfigError, check_train_config
-from mmseg_code.models.vocab import Vocabulary, encode_with_templates
+from mmseg_code.models.text_classifier import encode_with_templates
+from mmseg_code.models.vocab import Vocabulary
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -27,8 +28,9 @@ def tiny_code():
     torch.manual_seed(0)
     return MODELS.build(dict(
         type='CoDe', clip=dict(type='OpenCLIP', model_name='mmcode-tiny-vit-p16', pretrained=None),
-        image_segmenter=dict(type='ImageSegmenter', decoder=dict(type='GatedDecoder', n_layers=1, double=False)),
-        noun_prompt=dict(type='KgCoOpNounPrompt', n_ctx=16), text_segmenter=dict(type='TextSegmenter', num_heads=2),
+        decode_head=dict(type='ImageSegmenter', decoder=dict(type='GatedDecoder', n_layers=1, double=False)),
+        text_encoder=dict(type='KgCoOpTextClassifier', noun_prompt=dict(type='KgCoOpNounPrompt', n_ctx=16)),
+        text_segmenter=dict(type='TextSegmenter', num_heads=2),
         test_cfg=dict(mode='whole', pamr=False, kp_weight=0.0)))
 
 
@@ -54,12 +56,12 @@ def test_class_name_that_tokenises_to_nothing_or_is_too_long(tiny_code):
     _one_line(e, 'is too long', 'context length 77')
     # CoDe's vocabulary goes through KgCoOp prompts ([SOT] + 16 ctx + name + [EOT]): 60 name tokens do not fit
     # (16 + 60 + 2 = 78 > 77), 59 do; before this check the name was silently truncated
-    tiny_code.encode_vocabulary([' '.join(['zebra'] * 59)])
+    tiny_code.text_encoder.encode_names([' '.join(['zebra'] * 59)])
     with pytest.raises(ValueError) as e:
-        tiny_code.encode_vocabulary(['cat', ' '.join(['zebra'] * 60)])
+        tiny_code.text_encoder.encode_names(['cat', ' '.join(['zebra'] * 60)])
     _one_line(e, 'is too long', 'context length 61')
     with pytest.raises(ValueError) as e:
-        tiny_code.encode_vocabulary(['&nbsp;'])
+        tiny_code.text_encoder.encode_names(['&nbsp;'])
     _one_line(e, 'tokenises to nothing')
 
 
@@ -98,17 +100,17 @@ def test_j_zero_and_batch_below_two():
     _one_line(e, 'TCL needs a global batch of at least 2')
 
 
-def test_train_tool_prints_the_config_error(monkeypatch, tmp_path):
+def test_train_tool_prints_the_config_error(tmp_path, capsys):
     sys.path.insert(0, os.path.join(ROOT, 'tools'))
     try:
         import train as train_tool
     finally:
         sys.path.pop(0)
-    monkeypatch.setattr(sys, 'argv', ['train.py', os.path.join(ROOT, 'configs/code/code_tiny.py'), '--work-dir',
-                                      str(tmp_path), '--cfg-options', 'train_dataloader.batch_size=1'])
-    with pytest.raises(SystemExit) as e:
-        train_tool.main()
-    assert str(e.value).startswith('error: CoDe needs a global batch of at least 2') and '\n' not in str(e.value)
+    rc = train_tool.tool.run_tool(train_tool.main, [os.path.join(ROOT, 'configs/code/code_tiny.py'), '--work-dir',
+                                                    str(tmp_path), '--cfg-options', 'train_dataloader.batch_size=1'])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count('\n') == 1
+    assert err.split(': error: ', 1)[1].startswith('CoDe needs a global batch of at least 2')
 
 
 def test_missing_nltk_data_names_the_download_command(monkeypatch, tmp_path):

@@ -33,7 +33,7 @@ def _cfg(data, work, max_iters, resume, hooks=True):
         'train_dataloader.dataset.shuffle_buffer': 8, 'train_cfg.max_iters': max_iters,
         'train_cfg.val_interval': 10 ** 6, 'default_hooks.checkpoint.interval': 5,
         'default_hooks.checkpoint.max_keep_ckpts': -1, 'default_hooks.logger.interval': 1,
-        'model.image_segmenter.unfreeze_iter': 3, 'val_dataloader': None, 'val_cfg': None, 'val_evaluator': None,
+        'model.decode_head.unfreeze_iter': 3, 'val_dataloader': None, 'val_cfg': None, 'val_evaluator': None,
         'test_dataloader': None, 'test_cfg': None, 'test_evaluator': None})
     cfg.work_dir = str(work)
     cfg.resume = resume

@@ -32,7 +32,7 @@ def _train(data, work, resume=False):
             'train_dataloader.batch_size=2', 'train_dataloader.dataset.shuffle_buffer=8', 'train_cfg.max_iters=7',
             'train_cfg.val_interval=100000', 'default_hooks.checkpoint.interval=5',
             'default_hooks.checkpoint.max_keep_ckpts=-1', 'default_hooks.logger.interval=1',
-            'model.image_segmenter.unfreeze_iter=3']
+            'model.decode_head.unfreeze_iter=3']
     res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=500)
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
     return res.stdout + res.stderr

@@ -31,7 +31,7 @@ def _cmd(data, work, max_iters, resume=False):
                   'train_dataloader.num_workers=2', 'train_dataloader.persistent_workers=True',
                   'train_dataloader.batch_size=2', 'train_dataloader.dataset.shuffle_buffer=8',
                   'train_cfg.val_interval=100000', 'default_hooks.checkpoint.interval=5',
-                  'default_hooks.logger.interval=1', 'model.image_segmenter.unfreeze_iter=3',
+                  'default_hooks.logger.interval=1', 'model.decode_head.unfreeze_iter=3',
                   f'train_cfg.max_iters={max_iters}']
 
 

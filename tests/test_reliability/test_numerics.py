@@ -23,12 +23,13 @@ DUPLICATES = [CAPTIONS[0]] * 4
 def _cfg():
     return dict(
         type='CoDe', clip=dict(type='OpenCLIP', model_name='mmcode-tiny-vit-p16', pretrained=None),
-        image_segmenter=dict(type='ImageSegmenter', decoder=dict(type='GatedDecoder', n_layers=2, double=False),
-                             sim2mask=dict(type='Sim2Mask', init_w=10.0, init_b=-2.5), unfreeze_iter=0),
+        decode_head=dict(type='ImageSegmenter', decoder=dict(type='GatedDecoder', n_layers=2, double=False),
+                         sim2mask=dict(type='Sim2Mask', init_w=10.0, init_b=-2.5), unfreeze_iter=0),
         loss_seg=dict(type='TCLLoss', tcl_img_weight=0.1, tcl_feat_weight=0.1, area_prior=0.25, area_weight=0.5,
                       neg_area_prior=0.0, neg_area_weight=0.05, tv_img_weight=1.0, tv_mask_weight=1.0,
                       normalize_feats=True),
-        noun_prompt=dict(type='KgCoOpNounPrompt', n_ctx=16, kg_templates='imagenet80', seed=0),
+        text_encoder=dict(type='KgCoOpTextClassifier',
+                          noun_prompt=dict(type='KgCoOpNounPrompt', n_ctx=16, kg_templates='imagenet80', seed=0)),
         text_segmenter=dict(type='TextSegmenter', num_heads=2),
         text_seg_loss=dict(type='TextSegLoss', label_source='word_labels'),
         region_prompt=dict(type='RegionHighlightPrompt', size=(224, 224)),
@@ -42,7 +43,7 @@ def model():
     torch.manual_seed(0)
     m = MODELS.build(_cfg())
     m.train()
-    m.image_segmenter.set_block_trainable(True)
+    m.decode_head.set_block_trainable(True)
     yield m
     torch.set_num_threads(n)
 
@@ -80,7 +81,7 @@ def test_losses_and_gradients_finite(model, case, dtype):
     spec = CASES[case]
     captions = spec.get('captions', CAPTIONS)[:spec.get('b', 4)]
     with torch.no_grad():
-        model.image_segmenter.sim2mask.b.fill_(spec.get('bias', -2.5))
+        model.decode_head.sim2mask.b.fill_(spec.get('bias', -2.5))
     model.zero_grad(set_to_none=True)
     x = torch.randn(len(captions), 3, 32, 32, generator=torch.Generator().manual_seed(0))
     samples = _samples(model.clip.text_encoder, captions)
@@ -123,7 +124,7 @@ def test_tcl_losses_and_gradients_finite(tcl_model, case, dtype):
     spec = CASES[case]
     captions = spec.get('captions', CAPTIONS)[:spec.get('b', 4)]
     with torch.no_grad():
-        tcl_model.image_segmenter.sim2mask.b.fill_(spec.get('bias', -2.5))
+        tcl_model.decode_head.sim2mask.b.fill_(spec.get('bias', -2.5))
     tcl_model.zero_grad(set_to_none=True)
     x = torch.randn(len(captions), 3, 32, 32, generator=torch.Generator().manual_seed(0))
     samples = _samples(tcl_model.clip.text_encoder, captions)

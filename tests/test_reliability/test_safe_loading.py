@@ -55,34 +55,34 @@ def test_plugin_checkpoint_with_resume_state_loads_weights_only(model, tmp_path)
 
 def test_mismatched_keys_fail_with_the_key_lists_unless_non_strict(model, tmp_path, strict_default):
     sd = dict(model.state_dict())
-    w = sd.pop('image_segmenter.sim2mask.w')
-    sd['image_segmenter.sim2mask.weight'] = w
+    w = sd.pop('decode_head.sim2mask.w')
+    sd['decode_head.sim2mask.weight'] = w
     sd['decoder.extra.bias'] = torch.zeros(3)
     path = _save(tmp_path / 'bad.pth', sd)
     with pytest.raises(CheckpointKeyError) as e:
         load_checkpoint(model, path, map_location='cpu')
     msg = str(e.value)
     assert '\n' not in msg
-    assert '1 missing key(s) [image_segmenter.sim2mask.w]' in msg
-    assert '2 unexpected key(s) [decoder.extra.bias, image_segmenter.sim2mask.weight]' in msg
+    assert '1 missing key(s) [decode_head.sim2mask.w]' in msg
+    assert '2 unexpected key(s) [decode_head.sim2mask.weight, decoder.extra.bias]' in msg
     assert 'load_strict=False' in msg
-    before = model.image_segmenter.sim2mask.b.detach().clone()
-    sd['image_segmenter.sim2mask.b'] = before + 1
+    before = model.decode_head.sim2mask.b.detach().clone()
+    sd['decode_head.sim2mask.b'] = before + 1
     path = _save(tmp_path / 'bad2.pth', sd)
     set_strict_loading(False)                                    # what --cfg-options load_strict=False does
     load_checkpoint(model, path, map_location='cpu')
-    assert torch.equal(model.image_segmenter.sim2mask.b.detach(), before + 1)
+    assert torch.equal(model.decode_head.sim2mask.b.detach(), before + 1)
     with torch.no_grad():
-        model.image_segmenter.sim2mask.b.copy_(before)
+        model.decode_head.sim2mask.b.copy_(before)
 
 
 def test_converted_style_checkpoint_without_clip_and_loss_keys_loads_strictly(model, tmp_path):
     sd = {k: v.clone() for k, v in model.state_dict().items()
           if not k.startswith(('clip.', 'loss_seg.', 'hcl_loss.'))}
-    assert any(k.startswith('noun_prompt.') for k in sd)
+    assert any(k.startswith('text_encoder.noun_prompt.') for k in sd)
     load_checkpoint(model, _save(tmp_path / 'converted.pth', sd), map_location='cpu')
-    del sd['noun_prompt.ctx']                                    # a trained part missing is an error
-    with pytest.raises(CheckpointKeyError, match=r'1 missing key\(s\) \[noun_prompt.ctx\]'):
+    del sd['text_encoder.noun_prompt.ctx']                       # a trained part missing is an error
+    with pytest.raises(CheckpointKeyError, match=r'1 missing key\(s\) \[text_encoder.noun_prompt.ctx\]'):
         load_checkpoint(model, _save(tmp_path / 'converted_bad.pth', sd), map_location='cpu')
 
 

@@ -46,7 +46,7 @@ def _run(tmp_path, nproc):
         'train_dataloader.num_workers=0', 'train_dataloader.batch_size=2',
         f'test_dataloader.dataset.data_root={data}/seg', f'val_dataloader.dataset.data_root={data}/seg',
         'train_cfg.max_iters=4', 'train_cfg.val_interval=100', 'default_hooks.checkpoint.interval=4',
-        'default_hooks.logger.interval=1', 'model.image_segmenter.unfreeze_iter=2',
+        'default_hooks.logger.interval=1', 'model.decode_head.unfreeze_iter=2',
     ]
     cmd = (['bash', 'tools/dist_train.sh', 'configs/code/code_tiny.py', '2'] if nproc == 2 else
            [sys.executable, 'tools/train.py', 'configs/code/code_tiny.py'])
@@ -55,6 +55,9 @@ def _run(tmp_path, nproc):
     log = train.stdout + train.stderr
     assert train.returncode == 0, log[-4000:]
     assert f'GPU number: {nproc}' in log and 'Iter(train) [4/4]' in log
+    # the optimizer's log is one summary (SummaryOptimWrapperConstructor), not a line per parameter (issue 14)
+    assert 'paramwise_options' not in log and 'is skipped since its requires_grad' not in log
+    assert re.search(r'optimizer AdamW: [0-9,]+ trainable parameters in \d+ tensors, 2 settings; frozen: ', log)
     for key in ('loss_kg', 'loss_seg_txt', 'loss_hcl', 'loss_tcl_img', 'loss_tcl_feat', 'loss_area'):
         values = re.findall(rf'{key}: (\S+)', log)
         assert values and all(v not in ('nan', 'inf') for v in values), key

@@ -8,7 +8,7 @@ The official file is a full training checkpoint (``ckpt['model']`` with every CL
 its OmegaConf config, hence ``--trust``). Key layout (official → plugin), on top of TCL's masker keys
 (see ``tcl2mmseg.py``; CoDe's decoder has one gated block per stage, ``net.<i>.conv`` only):
 
-    clip_text_encoder.prompt_learner.ctx          [16, 512]       → noun_prompt.ctx                 (KgCoOp context)
+    clip_text_encoder.prompt_learner.ctx          [16, 512]       → text_encoder.noun_prompt.ctx    (KgCoOp context)
     learnable_image_bg                            [1, 3, 224, 224] → region_prompt.prompt           (P_v)
     bg_text                                       [77, 1, 512]    → word_prompt.prompt [77, 512]   (P_t)
     text_decoder.transformer.resblocks.<i>.<p>                    → text_segmenter.blocks.<i>.<p>  (2 blocks)
@@ -16,8 +16,8 @@ its OmegaConf config, hence ``--trust``). Key layout (official → plugin), on t
 
 Dropped: ``module.``; ``frozen_clip.*``, ``clip_image_encoder.*``, ``clip_text_encoder.*`` other than ``ctx``
 (frozen CLIP copies and the derived ``token_prefix`` buffer); ``tcli_loss.*``, ``tclf_loss.*``, ``hcl_loss.*``
-(temperatures); ``pamr.*``. For inference only the masker and ``noun_prompt.ctx`` matter (CoDe's masker prompts bare
-class names with the learned context).
+(temperatures); ``pamr.*``. For inference only the masker and ``text_encoder.noun_prompt.ctx`` matter (CoDe's
+masker prompts bare class names with the learned context).
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ TEXT_BLOCK = re.compile(r'^text_decoder\.transformer\.resblocks\.(\d+)\.(.+)$')
 def convert_code_key(key: str, value: torch.Tensor) -> Optional[tuple]:
     """Plugin (name, tensor) of a CoDe-specific key, or None."""
     if key == 'clip_text_encoder.prompt_learner.ctx':
-        return 'noun_prompt.ctx', value
+        return 'text_encoder.noun_prompt.ctx', value
     if key == 'learnable_image_bg':
         return 'region_prompt.prompt', value
     if key == 'bg_text':

@@ -6,14 +6,14 @@
 The release holds only the learned masker (``ckpt['model']``); the frozen CLIP ViT-B/16 comes from the config
 (``pretrained='openai'``). Key layout (official → plugin):
 
-    masker.image_encoder.backbone.transformer.resblocks.{11|0}.<p>   → image_segmenter.block.<p>
+    masker.image_encoder.backbone.transformer.resblocks.{11|0}.<p>   → decode_head.block.<p>
         (<p>: ln_1.*, attn.in_proj_weight/bias, attn.out_proj.*, ln_2.*, mlp.c_fc.*, mlp.c_proj.*; same names
         in open_clip)
-    masker.image_encoder.decoder.decoder.net.<i>.conv.<q>            → image_segmenter.decoder.stages.<i>.0.<q>
-    masker.image_encoder.decoder.decoder.net.<i>.conv2.<q>           → image_segmenter.decoder.stages.<i>.1.<q>
+    masker.image_encoder.decoder.decoder.net.<i>.conv.<q>            → decode_head.decoder.stages.<i>.0.<q>
+    masker.image_encoder.decoder.decoder.net.<i>.conv2.<q>           → decode_head.decoder.stages.<i>.1.<q>
         (<q>: norm.weight, norm.bias, conv.weight, conv.bias; gate.gate → gate)
-    masker.image_encoder.decoder.image_proj.{ln.weight,ln.bias,proj} → image_segmenter.image_proj.{...}
-    masker.sim2mask.{w,b}                                            → image_segmenter.sim2mask.{w,b}
+    masker.image_encoder.decoder.image_proj.{ln.weight,ln.bias,proj} → decode_head.image_proj.{...}
+    masker.sim2mask.{w,b}                                            → decode_head.sim2mask.{w,b}
 
 Dropped: a leading ``module.``; ``clip_*`` and ``frozen_clip.*`` (frozen CLIP copies), ``*_loss.*`` (InfoNCE
 temperatures, training only), ``pamr.*`` (buffers), ``masker.image_encoder.backbone.{ln_post,proj}`` (Identity/None in
@@ -73,19 +73,19 @@ def convert_masker_key(key: str, block_index: Optional[int]) -> Optional[str]:
                              f'{block_index} and {m.group(1)}')
         if m.group(2) not in BLOCK_PARAMS:
             raise KeyError(f'{key}: unknown parameter of the copied ViT block')
-        return f'image_segmenter.block.{m.group(2)}'
+        return f'decode_head.block.{m.group(2)}'
     m = DECODER.match(key)
     if m:
         stage, which, param = m.groups()
         if param not in CONV_PARAMS:
             raise KeyError(f'{key}: unknown parameter of a gated conv block')
-        return f'image_segmenter.decoder.stages.{stage}.{0 if which == "conv" else 1}.{CONV_PARAMS[param]}'
+        return f'decode_head.decoder.stages.{stage}.{0 if which == "conv" else 1}.{CONV_PARAMS[param]}'
     m = PROJ.match(key)
     if m:
-        return f'image_segmenter.image_proj.{m.group(1)}'
+        return f'decode_head.image_proj.{m.group(1)}'
     m = SIM2MASK.match(key)
     if m:
-        return f'image_segmenter.sim2mask.{m.group(1)}'
+        return f'decode_head.sim2mask.{m.group(1)}'
     return None
 
 
@@ -126,14 +126,14 @@ def convert(state_dict: dict, extra: Optional[Callable[[str, torch.Tensor], Opti
     if unknown and not allow_unknown:
         raise KeyError(f'{len(unknown)} key(s) not in the documented layout (use --allow-unknown to skip): '
                        f'{unknown[:10]}')
-    if not any(k.startswith('image_segmenter.') for k in out):
+    if not any(k.startswith('decode_head.') for k in out):
         raise KeyError('no masker key (masker.image_encoder.* / masker.sim2mask.*) found: not a TCL/CoDe checkpoint')
     return out, dropped, unknown
 
 
 def save(out: OrderedDict, path: str, source: str, meta: Optional[dict] = None) -> None:
     # dataset_meta without classes: mmseg's init_model / MMSegInferencer then keep the config's vocabulary instead of
-    # guessing classes from a decode head these segmentors do not have.
+    # guessing classes from the decode head's num_classes, which a vocabulary-free head does not have.
     info = dict(converted_from=source, converter='tools/model_converters',
                 dataset_meta=dict(classes=None, palette=None))
     info.update(meta or {})

@@ -29,6 +29,9 @@ test_dataloader = dict(
 val_dataloader = test_dataloader
 test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 val_evaluator = test_evaluator
+# MMEngine's Runner takes each (dataloader, loop, evaluator) triple whole: tools/test.py / dist_test.sh need all three.
+test_cfg = dict(type='TestLoop')
+val_cfg = dict(type='ValLoop')
 
 benchmark = dict(
     # merged into the model config: ``model = _base_.benchmark.model`` (each benchmark adds its vocabulary)

@@ -18,7 +18,13 @@ model = dict(
     type='CoDe',
     data_preprocessor=data_preprocessor,
     clip=dict(type='OpenCLIP', model_name='ViT-B-16', pretrained='openai', frozen=True),
-    image_segmenter=dict(
+    # n_j: [SOT] + 16 learnable ctx ("a photo of x..x") + noun + [EOT]; n'_j: a random one of the 80 ImageNet templates.
+    # The same noun prompt encodes the bare class names at inference (the text classifier of the segmentor).
+    text_encoder=dict(
+        type='KgCoOpTextClassifier',
+        noun_prompt=dict(type='KgCoOpNounPrompt', n_ctx=16, ctx_init='a photo of' + ' x' * 50,
+                         kg_templates='imagenet80', seed=0)),
+    decode_head=dict(
         type='ImageSegmenter',
         decoder=dict(type='GatedDecoder', n_layers=2, double=False, kernel_size=3),   # paper text: TCL's double=True
         sim2mask=dict(type='Sim2Mask', init_w=10.0, init_b=-2.5, learnable=True, gumbel_tau=1.0),
@@ -32,9 +38,6 @@ model = dict(
         normalize_feats=True,
         infonce_img=dict(type='InfoNCE', init_temperature=0.07, max_logit_scale=100.0),
         infonce_feat=dict(type='InfoNCE', init_temperature=0.07, max_logit_scale=100.0, extended=True)),
-    # n_j: [SOT] + 16 learnable ctx ("a photo of x..x") + noun + [EOT]; n'_j: a random one of the 80 ImageNet templates
-    noun_prompt=dict(type='KgCoOpNounPrompt', n_ctx=16, ctx_init='a photo of' + ' x' * 50,
-                     kg_templates='imagenet80', seed=0),
     kg_loss=dict(type='KgLoss', form='cos'),                              # 1 - cos (= 1/2 ||n - n'||^2)
     co_decomposition=True,
     text_segmenter=dict(type='TextSegmenter', num_layers=2, num_heads=8, mlp_ratio=4.0, attn_mask='none',
@@ -45,7 +48,7 @@ model = dict(
     hcl_loss=dict(type='InfoNCE', init_temperature=0.07, max_logit_scale=100.0),
     # Eq. 8; the lambda_hcl sweep of Table 3: --cfg-options model.loss_weights.hcl=0.25
     loss_weights=dict(kg=8.0, seg_img=1.0, seg_txt=1.0, hcl=0.5),
-    # Inference uses only the image segmenter with KgCoOp-prompted bare class names (TCL's protocol otherwise);
+    # Inference uses only the image segmenter (decode head) with KgCoOp-prompted bare class names (TCL's protocol otherwise);
     # a benchmark config (configs/_base_/datasets/<benchmark>.py) sets the vocabulary.
     test_cfg=dict(mode='slide', crop_size=(448, 448), stride=(224, 224), bg_thresh=None, pamr=True,
                   kp_weight=0.3, kp_templates='custom'))

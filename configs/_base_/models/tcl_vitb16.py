@@ -15,12 +15,12 @@ model = dict(
     type='TCL',
     data_preprocessor=data_preprocessor,
     clip=dict(type='OpenCLIP', model_name='ViT-B-16', pretrained='openai', frozen=True),
-    image_segmenter=dict(
+    text_encoder=dict(type='TextClassifier', templates='custom'),     # class names: TCL's 9-template ensemble
+    decode_head=dict(
         type='ImageSegmenter',
         decoder=dict(type='GatedDecoder', n_layers=2, double=True, kernel_size=3),
         sim2mask=dict(type='Sim2Mask', init_w=10.0, init_b=-2.5, learnable=True, gumbel_tau=1.0),
         unfreeze_iter=30000),
-    templates='custom',
     loss_seg=dict(
         type='TCLLoss',
         tcl_img_weight=0.1, tcl_feat_weight=0.1,

@@ -8,6 +8,7 @@ base_lr = 7.5e-5
 min_lr = 1e-5
 
 optim_wrapper = dict(
+    constructor='SummaryOptimWrapperConstructor',  # log a summary of the parameter groups
     type='OptimWrapper',  # the official fp16 AMP: `tools/train.py --amp` (AmpOptimWrapper, dynamic loss scale)
     optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.05),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0),
@@ -22,7 +23,8 @@ param_scheduler = [
 # No validation during training by default (checkpoints are evaluated afterwards with tools/test.py or
 # tools/benchmark.py); an experiment may add val_cfg/val_dataloader/val_evaluator on a held-out split.
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=total_iters, val_interval=total_iters + 1)
-test_cfg = dict(type='TestLoop')
+# no test_cfg: MMEngine's Runner takes test_dataloader, test_cfg and test_evaluator together, and a training config
+# has no test set (evaluate with configs/{code,tcl}/zeroshot/* or tools/benchmark.py).
 
 # lr above is for a total batch of 1024; `--auto-scale-lr` rescales it linearly for another total batch.
 auto_scale_lr = dict(enable=False, base_batch_size=1024)

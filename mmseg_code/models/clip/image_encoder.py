@@ -7,17 +7,22 @@ Three views of one frozen open_clip ``VisionTransformer`` (batch-first tokens, N
 * :meth:`CLIPImageEncoder.encode_image` — the standard CLIP image embedding (CLS → ``ln_post`` →
   ``proj``), ``B×D``: e_v = E_v(H_v) in CoDe Eq. 6 and TCL's image-level contrast.
 * :meth:`CLIPImageEncoder.encode_dense` — MaskCLIP-style dense embeddings ``B×D×h×w``: the last block
-  with each token attending only to itself, then ``ln_post``/``proj`` per token (TCL's KP branch).
+  with each token attending only to itself, then ``ln_post``/``proj`` per token (TCL's KP branch, MGCA's E_v).
+* :meth:`CLIPImageEncoder.forward` — mmseg's image-encoder call (``MultimodalEncoderDecoder.encode_decode``): a
+  window padded centrally to a multiple of the patch size p (:func:`pad_to_patch`), read out as
+  :class:`CLIPFeatures` (the tokens before the last block and the MaskCLIP embeddings) for the decode heads.
 
-Position embeddings are resized bicubically for inputs whose grid differs from the training grid.
+Position embeddings are resized bicubically (timm's ``resample_abs_pos_embed``) for inputs whose grid differs from the
+training grid.
 """
 from __future__ import annotations
 
-import math
+from typing import NamedTuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from timm.layers import resample_abs_pos_embed
 from torch.utils.checkpoint import checkpoint
 
 
@@ -52,15 +57,34 @@ def self_attention_block(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def resize_pos_embed(pos_embed: torch.Tensor, grid_hw: tuple[int, int]) -> torch.Tensor:
-    """Bicubically resize ``(1+g·g)×W`` CLIP position embeddings to a ``h×w`` grid (CLS kept)."""
-    cls_pos, patch_pos = pos_embed[:1], pos_embed[1:]
-    g = int(math.sqrt(patch_pos.shape[0]))
-    if (g, g) == tuple(grid_hw):
-        return pos_embed
-    patch_pos = patch_pos.reshape(1, g, g, -1).permute(0, 3, 1, 2)
-    patch_pos = F.interpolate(patch_pos, size=grid_hw, mode='bicubic', align_corners=False)
-    patch_pos = patch_pos.permute(0, 2, 3, 1).reshape(grid_hw[0] * grid_hw[1], -1)
-    return torch.cat([cls_pos, patch_pos], dim=0)
+    """Bicubically resize ``(1+g·g)×W`` CLIP position embeddings to a ``h×w`` grid (CLS kept; the input itself when
+    the grid is g×g). timm's ``resample_abs_pos_embed`` without its default antialiasing (``align_corners=False``)."""
+    return resample_abs_pos_embed(pos_embed[None], list(grid_hw), num_prefix_tokens=1, interpolation='bicubic',
+                                  antialias=False, align_corners=False)[0]
+
+
+def pad_to_patch(x: torch.Tensor, patch_size: int) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    """Zero-pad ``B×C×H×W`` centrally to multiples of ``patch_size`` (TCL's windows); returns the padded tensor and the
+    padding ``(left, right, top, bottom)`` (the larger half right and bottom)."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % patch_size, (-w) % patch_size
+    pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+    if ph or pw:
+        x = F.pad(x, pad, value=0.0)
+    return x, pad
+
+
+class CLIPFeatures(NamedTuple):
+    """The frozen CLIP read-outs of one window that the decode heads receive (:meth:`CLIPImageEncoder.forward`).
+
+    Attributes:
+        tokens: ``B×(1+h·w)×W`` tokens before the last block (the input of TCL's trainable copy of it).
+        grid: ``(h, w)``.
+        dense: ``B×D×h×w`` MaskCLIP embeddings (:meth:`CLIPImageEncoder.encode_dense`; TCL's KP branch, MGCA's E_v).
+    """
+    tokens: torch.Tensor
+    grid: tuple[int, int]
+    dense: torch.Tensor
 
 
 class CLIPImageEncoder(nn.Module):
@@ -132,9 +156,18 @@ class CLIPImageEncoder(nn.Module):
         tokens = self.run_blocks(tokens)
         return self.project(tokens[:, 0])
 
+    def dense_from_tokens(self, tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        """MaskCLIP dense embeddings (unnormalised) ``B×D×h×w`` from the tokens before the last block: the last
+        block with self-only attention, then ``ln_post``/``proj`` per token (CLS dropped)."""
+        dense = self.project(self_attention_block(self.blocks[-1], tokens)[:, 1:])
+        return dense.transpose(1, 2).reshape(tokens.shape[0], -1, grid[0], grid[1])
+
     def encode_dense(self, x: torch.Tensor) -> torch.Tensor:
-        """MaskCLIP dense embeddings (unnormalised) ``B×D×h×w``: self-only attention in the last block."""
-        tokens, (h, w) = self.forward_features(x)
-        tokens = self_attention_block(self.blocks[-1], tokens)
-        dense = self.project(tokens[:, 1:])
-        return dense.transpose(1, 2).reshape(x.shape[0], -1, h, w)
+        """MaskCLIP dense embeddings (unnormalised) ``B×D×h×w`` of images ``B×3×H×W`` (H, W multiples of p)."""
+        return self.dense_from_tokens(*self.forward_features(x))
+
+    def forward(self, x: torch.Tensor) -> CLIPFeatures:
+        """mmseg's image-encoder call on a window ``B×3×H×W`` of any size: padded centrally to multiples of p
+        (:func:`pad_to_patch`; the heads crop the same padding), read out as :class:`CLIPFeatures`."""
+        tokens, grid = self.forward_features(pad_to_patch(x, self.patch_size)[0])
+        return CLIPFeatures(tokens, grid, self.dense_from_tokens(tokens, grid))

@@ -22,13 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
-
-
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of each pixel of a ``B×C×H×W`` map (eps 1e-5)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+from timm.layers import LayerNorm2d
 
 
 class GatedConvBlock(nn.Module):
@@ -39,7 +33,7 @@ class GatedConvBlock(nn.Module):
 
     def __init__(self, channels: int, kernel_size: int = 3, gate_init: float = 0.0) -> None:
         super().__init__()
-        self.norm = LayerNorm2d(channels)
+        self.norm = LayerNorm2d(channels, eps=1e-5)     # timm's: LayerNorm over the channels of each pixel
         self.act = nn.GELU()
         self.conv = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, bias=True)
         self.gate = nn.Parameter(torch.tensor(float(gate_init)))

@@ -1,4 +1,5 @@
-"""Image segmenter F_v (TCL's masker) and its text-grounded mask (TCL Sec. 3.2, CoDe Sec. 3.2).
+"""Image segmenter F_v (TCL's masker) and its text-grounded mask (TCL Sec. 3.2, CoDe Sec. 3.2): the decode head of
+TCL and CoDe.
 
 Dense features, for images ``B×3×H×W`` (h = H/p, w = W/p, W_c = CLIP width, D = embedding size):
 
@@ -15,6 +16,10 @@ Text-grounded mask (``Sim2Mask``), for text embeddings ``t`` (``N×D``):
     hard = 1[σ((logits + G₁ − G₂)/τ) > 0.5] straight-through (Gumbel-sigmoid, τ = 1) in training,
            1[soft > 0.5] when deterministic.
 
+As the decode head (:class:`~mmseg_code.models.heads.open_vocab_head.OpenVocabularyHead`), F_v scores a window by
+Sim2Mask's soft masks ``σ(w·cos(V^s, t_s) + b)`` of the text classifier's S synonyms, reduced to K classes by their max;
+PAMR, the KP mix, the crop and the background plane follow (the base class).
+
 TCL's UST stage: the copied block is frozen for the first ``unfreeze_iter`` iterations. It keeps
 ``requires_grad=True`` throughout (so DDP registers and all-reduces it from the start); while frozen its
 output passes through a gradient gate that makes its parameter gradients exactly zero, and
@@ -28,10 +33,12 @@ from typing import Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
-from ..clip.image_encoder import CLIPImageEncoder, self_attention_block
+from ..clip.image_encoder import CLIPFeatures, CLIPImageEncoder, self_attention_block
+from ..text_classifier import ClassEmbeddings
+from ..vocab import reduce_synonyms
+from .open_vocab_head import OpenVocabularyHead, cosine_maps
 
 
 def gumbel_sigmoid(logits: torch.Tensor, tau: float = 1.0, hard: bool = True,
@@ -70,16 +77,7 @@ class Sim2Mask(nn.Module):
         self.gumbel_tau = gumbel_tau
         self.threshold = threshold
 
-    @staticmethod
-    def similarity(feats: torch.Tensor, text: torch.Tensor, feats_normalized: bool = False) -> torch.Tensor:
-        """Cosine maps ``B×N×H×W`` of features ``B×D×H×W`` and texts ``N×D`` (eps 1e-6).
-
-        ``feats_normalized``: ``feats`` already is ``F.normalize(feats, dim=1, eps=1e-6)`` (shared with a loss).
-        """
-        if not feats_normalized:
-            feats = F.normalize(feats, dim=1, eps=1e-6)
-        text = F.normalize(text, dim=-1, eps=1e-6).to(feats.dtype)
-        return torch.einsum('bdhw,nd->bnhw', feats, text)
+    similarity = staticmethod(cosine_maps)
 
     def affine(self, sim: torch.Tensor) -> torch.Tensor:
         """``w·sim + b``."""
@@ -134,12 +132,12 @@ class ImageProjection(nn.Module):
 
 
 @MODELS.register_module()
-class ImageSegmenter(BaseModule):
-    """F_v: TCL's masker on top of the frozen CLIP image encoder.
+class ImageSegmenter(OpenVocabularyHead):
+    """F_v: TCL's masker on top of the frozen CLIP image encoder, the decode head of TCL and CoDe.
 
     Args:
         image_encoder: the frozen ``CLIPImageEncoder`` (passed by the segmentor; its last block, ``ln_post``
-            and ``proj`` are deep-copied, the encoder itself is not stored).
+            and ``proj`` are deep-copied, its patch size read; the encoder itself is not stored).
         decoder: ``GatedDecoder`` config (``channels`` filled from the CLIP width).
         sim2mask: ``Sim2Mask`` config.
         unfreeze_iter: iteration from which the copied block trains (TCL/CoDe: 30000; 0 = from the start).
@@ -159,7 +157,7 @@ class ImageSegmenter(BaseModule):
                  sim2mask: dict = dict(type='Sim2Mask', init_w=10.0, init_b=-2.5),
                  unfreeze_iter: int = 30000,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(patch_size=image_encoder.patch_size, init_cfg=init_cfg)
         self.block = copy.deepcopy(image_encoder.blocks[-1])
         self.block.requires_grad_(True)
         decoder = dict(decoder)
@@ -183,7 +181,7 @@ class ImageSegmenter(BaseModule):
         """Parameters that currently must not be updated (the block while frozen)."""
         return [] if self.block_trainable else list(self.block.parameters())
 
-    def forward(self, tokens: torch.Tensor, grid: tuple[int, int], normalize: bool = False) -> torch.Tensor:
+    def dense_features(self, tokens: torch.Tensor, grid: tuple[int, int], normalize: bool = False) -> torch.Tensor:
         """Dense features V^s.
 
         Args:
@@ -200,3 +198,12 @@ class ImageSegmenter(BaseModule):
         x = x[:, 1:].transpose(1, 2).reshape(b, c, grid[0], grid[1])
         x = self.image_proj(self.decoder(x))
         return F.normalize(x, dim=1, eps=1e-6) if normalize else x
+
+    def forward(self, inputs: CLIPFeatures) -> torch.Tensor:
+        """mmseg's head call: V^s ``B×D×4h×4w`` (unnormalised) of a window's frozen CLIP read-outs."""
+        return self.dense_features(inputs.tokens, inputs.grid)
+
+    def class_scores(self, feats: torch.Tensor, classes: ClassEmbeddings, test_cfg) -> torch.Tensor:
+        """Sim2Mask's soft masks of the S synonyms, max over each class's synonyms: ``B×K×4h×4w``."""
+        _, masks = self.sim2mask(feats, classes.masker, feats_normalized=True)
+        return reduce_synonyms(masks, classes.syn2cls, classes.num_classes).float()

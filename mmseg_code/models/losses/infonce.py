@@ -21,9 +21,9 @@ with ``v[b, n]`` = image b pooled under the mask of (global) text n:
 *their* texts b + B·r' in the text→image row when R > 1; here the columns of this rank's texts are exchanged
 with an all-to-all, so R ranks compute exactly the single-process loss on the global batch.)
 
-Gathering uses an all-gather whose backward all-reduces (sums) the gradient and keeps the local slice, so a
-DDP run (which averages gradients) is the single-process run on the global batch. Without an initialised
-process group everything is local. Logits are computed in fp32 (AMP-safe).
+Gathering uses torch's differentiable all-gather (its backward sums the gradients of all ranks for the local rows:
+a reduce-scatter), so a DDP run (which averages gradients) is the single-process run on the global batch. Without an
+initialised process group everything is local. Logits are computed in fp32 (AMP-safe).
 
 Optional ``valid`` (``B`` bool) drops invalid rows from the mean and masks invalid columns out of every
 softmax (CoDe captions with fewer than J nouns).
@@ -37,33 +37,11 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.dist import all_gather, get_dist_info
 from mmseg.registry import MODELS
-
-
-def dist_info() -> tuple[int, int]:
-    """``(rank, world_size)``; ``(0, 1)`` when torch.distributed is not initialised."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-class _AllGatherGrad(torch.autograd.Function):
-    """All-gather along dim 0; backward sums the gradients of all ranks and returns the local slice."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        rank, world = dist_info()
-        ctx.rank, ctx.size = rank, x.shape[0]
-        x = x.contiguous()
-        out = [torch.empty_like(x) for _ in range(world)]
-        dist.all_gather(out, x)
-        return torch.cat(out, dim=0)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        grad = grad.contiguous()
-        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
-        return grad[ctx.rank * ctx.size:(ctx.rank + 1) * ctx.size]
+# torch's differentiable all-gather: ``torch.distributed.nn.functional.all_gather`` is deprecated (FutureWarning) in
+# favour of this function of the functional collectives
+from torch.distributed._functional_collectives import all_gather_single
 
 
 def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
@@ -71,16 +49,16 @@ def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
 
     Returns ``x`` itself when not distributed. The local rows of the result are ``x`` (rank order).
     """
-    _, world = dist_info()
+    _, world = get_dist_info()
     if world == 1:
         return x
-    return _AllGatherGrad.apply(x)
+    return all_gather_single(x.contiguous(), 0, dist.group.WORLD)
 
 
 def exchange_columns(x: torch.Tensor) -> torch.Tensor:
     """For ``x`` ``B×(B·R)×…`` (local rows × global columns), return ``(B·R)×B×…``: every rank's rows restricted
     to *this* rank's columns, differentiably (an all-to-all; gloo falls back to gathering all of ``x``)."""
-    rank, world = dist_info()
+    rank, world = get_dist_info()
     if world == 1:
         return x
     b = x.shape[0]
@@ -94,13 +72,10 @@ def exchange_columns(x: torch.Tensor) -> torch.Tensor:
 
 def gather_no_grad(x: torch.Tensor) -> torch.Tensor:
     """Concatenate ``x`` over ranks along dim 0 without gradients (labels, masks)."""
-    _, world = dist_info()
+    _, world = get_dist_info()
     if world == 1:
         return x
-    x = x.contiguous()
-    out = [torch.empty_like(x) for _ in range(world)]
-    dist.all_gather(out, x)
-    return torch.cat(out, dim=0)
+    return torch.cat(all_gather(x.contiguous()), dim=0)
 
 
 @MODELS.register_module()
@@ -142,7 +117,7 @@ class InfoNCE(nn.Module):
 
     def forward(self, image_emb: torch.Tensor, text_emb: torch.Tensor,
                 valid: Optional[torch.Tensor] = None) -> torch.Tensor:
-        rank, world = dist_info()
+        rank, world = get_dist_info()
         image_emb, text_emb = image_emb.float(), text_emb.float()
         if self.normalize:
             image_emb = F.normalize(image_emb, dim=-1, eps=1e-6)

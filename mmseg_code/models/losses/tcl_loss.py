@@ -28,9 +28,10 @@ from typing import Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.dist import get_dist_info
 from mmseg.registry import MODELS
 
-from .infonce import dist_info, gather_no_grad
+from .infonce import gather_no_grad
 
 
 def total_variation(x: torch.Tensor, reduce_dims: Optional[tuple] = None) -> torch.Tensor:
@@ -125,7 +126,7 @@ class TCLLoss(nn.Module):
             normalized_feats: optional ``F.normalize(feats, dim=1, eps=1e-6)`` the caller already computed (the
                 masker's cosine needs it too); used instead of normalising again when ``normalize_feats``.
         """
-        rank, world = dist_info()
+        rank, world = get_dist_info()
         n_all = soft_masks.shape[1]
         t_local = soft_masks.shape[0] if image_index is None else image_index.shape[0]
         dev = soft_masks.device

@@ -36,6 +36,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
+from ..vocab import get_templates
+
 PHOTO_TEMPLATE = 'a photo of a {}.'
 
 
@@ -44,12 +46,6 @@ def _piecewise_exact(noun: str) -> bool:
     starts and ends with a letter or digit, so CLIP's pre-tokeniser splits at both of its ends."""
     s = noun.strip()
     return not s or (s[0].isalnum() and s[-1].isalnum())
-
-
-def imagenet_templates() -> List[str]:
-    """The 80 prompt templates of CLIP's ImageNet zero-shot classifier, as ``str.format`` patterns with ``{}``."""
-    from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
-    return [t('{}') for t in OPENAI_IMAGENET_TEMPLATES]
 
 
 @MODELS.register_module()
@@ -92,7 +88,7 @@ class KgCoOpNounPrompt(BaseModule):
 
         if isinstance(kg_templates, str):
             if kg_templates == 'imagenet80':
-                templates = imagenet_templates()
+                templates = get_templates('imagenet80')
             elif kg_templates == 'photo':
                 templates = [PHOTO_TEMPLATE]
             else:

@@ -29,18 +29,19 @@ Table 2 ablations (``co_decomposition`` and the prompts' ``learnable``):
     +C+W      word prompt on
     +C+W+R    both on (main config)
 
-Inference is inherited (only the image segmenter); the masker's class embeddings are the KgCoOp-prompted bare
-class names (official), see :meth:`encode_vocabulary`.
+Inference is inherited (only the image segmenter, the decode head); the masker's class embeddings are the
+KgCoOp-prompted bare class names (official): the text classifier is ``KgCoOpTextClassifier``, which owns the noun
+prompt (``text_encoder.noun_prompt``) this loss trains.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 from mmseg.registry import MODELS
 
+from ...utils.options import check_known_keys
 from ..heads.text_segmenter import word_masks
-from ..vocab import check_tokenizable
 from .tcl import TCL, TrainTexts
 
 DEFAULT_LOSS_WEIGHTS = dict(kg=8.0, seg_img=1.0, seg_txt=1.0, hcl=0.5)
@@ -51,7 +52,8 @@ class CoDe(TCL):
     """CoDe segmentor.
 
     Args:
-        noun_prompt: ``KgCoOpNounPrompt`` config (built with the CLIP text encoder).
+        text_encoder: ``KgCoOpTextClassifier`` config; its ``noun_prompt`` (``KgCoOpNounPrompt``, built with the CLIP
+            text encoder) gives the noun embeddings n_j here and the class embeddings at inference.
         kg_loss: ``KgLoss`` config (``form='cos'`` official, ``'sq'`` paper).
         co_decomposition: build and train the text side (text segmenter, L^t_seg, word prompt, L_hcl).
             False = Table 2's baseline (image decomposition only).
@@ -62,12 +64,12 @@ class CoDe(TCL):
         hcl_loss: ``InfoNCE`` config of L_hcl (own learnable temperature).
         loss_weights: λ of Eq. 8: ``kg``, ``seg_img``, ``seg_txt``, ``hcl`` (missing keys take the official
             8.0 / 1.0 / 1.0 / 0.5). The λ_hcl sweep: ``--cfg-options model.loss_weights.hcl=0.25``.
-        **kwargs: :class:`TCL` / :class:`TextSupervisedSegmentor` arguments (``clip``, ``image_segmenter``,
+        **kwargs: :class:`TCL` / :class:`TextSupervisedSegmentor` arguments (``clip``, ``decode_head``,
             ``loss_seg``, ``data_preprocessor``, ``test_cfg`` …).
     """
 
     def __init__(self,
-                 noun_prompt: dict = dict(type='KgCoOpNounPrompt'),
+                 text_encoder: dict = dict(type='KgCoOpTextClassifier', noun_prompt=dict(type='KgCoOpNounPrompt')),
                  kg_loss: dict = dict(type='KgLoss', form='cos'),
                  co_decomposition: bool = True,
                  text_segmenter: dict = dict(type='TextSegmenter'),
@@ -77,9 +79,8 @@ class CoDe(TCL):
                  hcl_loss: dict = dict(type='InfoNCE'),
                  loss_weights: Optional[dict] = None,
                  **kwargs) -> None:
-        super().__init__(**kwargs)
+        super().__init__(text_encoder=text_encoder, **kwargs)
         te = self.clip.text_encoder
-        self.noun_prompt = MODELS.build(noun_prompt, default_args=dict(text_encoder=te))
         self.kg_loss = MODELS.build(kg_loss)
         self.region_prompt = MODELS.build(region_prompt)
         self.co_decomposition = bool(co_decomposition)
@@ -91,19 +92,9 @@ class CoDe(TCL):
         else:
             self.text_segmenter = self.text_seg_loss = self.word_prompt = self.hcl_loss = None
         weights = dict(DEFAULT_LOSS_WEIGHTS)
-        unknown = set(loss_weights or {}) - set(weights)
-        if unknown:
-            raise ValueError(f'Unknown loss_weights keys {sorted(unknown)}; known: {sorted(weights)}.')
+        check_known_keys(loss_weights or {}, weights, 'CoDe loss_weights')
         weights.update(loss_weights or {})
         self.loss_weights = weights
-
-    # ------------------------------------------------------------------ inference
-    @torch.no_grad()
-    def encode_vocabulary(self, names: Sequence[str]) -> torch.Tensor:
-        """Masker-side class embeddings ``S×D``: KgCoOp prompts of the bare names (official CoDe)."""
-        np_ = self.noun_prompt  # prompt = [SOT] + M context vectors + name + [EOT]: names get L − M tokens
-        check_tokenizable(np_.text_encoder.tokenizer, names, ['{}'], np_.context_length - np_.n_ctx)
-        return np_(list(names)).float()
 
     # ------------------------------------------------------------------ TCL override points
     def encode_train_texts(self, inputs: torch.Tensor, data_samples: list) -> TrainTexts:
@@ -122,7 +113,7 @@ class CoDe(TCL):
         else:
             noun_valid = torch.tensor([[bool(w.strip()) for w in n] for n in nouns], device=device)
         flat = [nouns[bi][ji] for ji in range(j) for bi in range(b)]  # index j·B + b
-        emb, target = self.noun_prompt.forward_with_targets(flat)
+        emb, target = self.text_encoder.noun_prompt.forward_with_targets(flat)
         valid = noun_valid.t().reshape(-1)
         image_index = torch.arange(b, device=device).repeat(j)
         return TrainTexts(emb=emb, image_index=image_index, valid=valid, kg_target=target, num_nouns=j,
@@ -164,7 +155,7 @@ class CoDe(TCL):
     # ------------------------------------------------------------------ training
     def loss(self, inputs: torch.Tensor, data_samples: list) -> dict:
         """Eq. 8, every term under its own key (see the module docstring)."""
-        self.invalidate_vocabulary_cache()
+        self.text_encoder.invalidate_cache()
         w = self.loss_weights
         texts = self.encode_train_texts(inputs, data_samples)
         losses = dict(loss_kg=w['kg'] * self.kg_loss(texts.emb, texts['kg_target'], texts.valid))

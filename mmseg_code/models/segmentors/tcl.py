@@ -3,7 +3,7 @@
 Training step for a batch of B images ``X`` (``B×3×H×W``) and their captions:
 
     t      = E_t(caption)                                  T×D   (frozen CLIP text encoder; T = B)
-    V      = F_v(X)                                        B×D×h×w   (image segmenter, stride 4)
+    V      = F_v(X)                                        B×D×h×w   (image segmenter = decode head, stride 4)
     t_all  = gather(t)                                     N×D   (N = T·world, with gradients)
     M      = σ(w·cos(V_t, t_all) + b)                      T×N×h×w  soft masks (logits L; computed B×N×h×w, once
                                                                      per image, when texts share images)
@@ -29,9 +29,10 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
+from mmengine.dist import get_dist_info
 from mmseg.registry import MODELS
 
-from ..losses.infonce import dist_info, gather_with_grad
+from ..losses.infonce import gather_with_grad
 from .base import TextSupervisedSegmentor
 
 
@@ -53,7 +54,8 @@ class TrainTexts(dict):
 
 @MODELS.register_module()
 class TCL(TextSupervisedSegmentor):
-    """TCL segmentor: :class:`TextSupervisedSegmentor` + TCL's training loss on whole captions.
+    """TCL segmentor: :class:`TextSupervisedSegmentor` (decode head ``ImageSegmenter``, text classifier
+    ``TextClassifier``) + TCL's training loss on whole captions.
 
     Args:
         loss_seg: ``TCLLoss`` config (L^v_seg weights).
@@ -84,14 +86,16 @@ class TCL(TextSupervisedSegmentor):
     # ------------------------------------------------------------------ training
     def image_side_loss(self, inputs: torch.Tensor, texts: TrainTexts) -> tuple[dict, dict]:
         """TCL's image-side computation and L^v_seg; returns ``(losses, aux)`` (see module docstring)."""
-        rank, _ = dist_info()
+        rank, _ = get_dist_info()
         text_emb = texts.emb
         image_index = texts.image_index
         t = text_emb.shape[0]
-        feats = self.dense_features(inputs, normalize=False)                  # B×D×h×w
+        with torch.no_grad():
+            tokens, grid = self.image_encoder.forward_features(inputs)
+        feats = self.decode_head.dense_features(tokens, grid)                 # B×D×h×w
         images = inputs if image_index is None else inputs[image_index]     # T×3×H×W
         all_text = gather_with_grad(text_emb)                                 # N×D
-        sim2mask = self.image_segmenter.sim2mask
+        sim2mask = self.decode_head.sim2mask
         # all pairs once per image (texts of the same image share its row): B×N×h×w, row t = image_index[t];
         # V^s is L2-normalised once for the cosine and (CoDe) the loss's pooling and TV
         nfeats = F.normalize(feats, dim=1, eps=1e-6)
@@ -102,7 +106,7 @@ class TCL(TextSupervisedSegmentor):
         hard_pos = sim2mask.hard(logits[img_rows, pos_index].unsqueeze(1))    # T×1×h×w
         hard_up = F.interpolate(hard_pos, size=images.shape[-2:], mode='nearest')
         filled = self.fill_background(images, hard_up)
-        image_emb = self.clip.image_encoder.encode_image(filled)
+        image_emb = self.image_encoder.encode_image(filled)
         losses = self.loss_seg(image_emb=image_emb, text_emb=text_emb, feats=feats, soft_masks=soft,
                                valid=texts.valid, image_index=image_index, normalized_feats=nfeats)
         aux = dict(feats=feats, logits=logits, soft_masks=soft, hard_pos=hard_pos, hard_pos_up=hard_up,
@@ -113,7 +117,7 @@ class TCL(TextSupervisedSegmentor):
     def loss(self, inputs: torch.Tensor, data_samples: list) -> dict:
         """Loss dict: ``loss_tcl_img``, ``loss_tcl_feat``, ``loss_area``, ``loss_neg_area``, ``loss_tv_img``,
         ``loss_tv_mask`` (each weighted; MMEngine sums every key containing 'loss')."""
-        self.invalidate_vocabulary_cache()
+        self.text_encoder.invalidate_cache()
         texts = self.encode_train_texts(inputs, data_samples)
         losses, _ = self.image_side_loss(inputs, texts)
         return losses

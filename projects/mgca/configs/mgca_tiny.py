@@ -31,7 +31,7 @@ train_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,
 val_dataloader = dict(num_workers=0, persistent_workers=False)
 test_dataloader = val_dataloader
 
-optim_wrapper = dict(type='OptimWrapper',
+optim_wrapper = dict(type='OptimWrapper', constructor='SummaryOptimWrapperConstructor',
                      optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
                      paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0))
 param_scheduler = [

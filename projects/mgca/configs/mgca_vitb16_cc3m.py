@@ -19,6 +19,7 @@ warmup_iters = 2 * iters_per_epoch                 # 5,000
 base_lr = 1e-4
 
 optim_wrapper = dict(
+    constructor='SummaryOptimWrapperConstructor',  # log a summary of the parameter groups
     type='OptimWrapper',                 # `tools/train.py --amp` switches to AmpOptimWrapper
     optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0),
@@ -31,7 +32,8 @@ param_scheduler = [
 ]
 
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=total_iters, val_interval=total_iters + 1)
-test_cfg = dict(type='TestLoop')
+# no test_cfg: MMEngine's Runner takes test_dataloader, test_cfg and test_evaluator together, and a training config
+# has no test set (evaluate with configs/{code,tcl}/zeroshot/* or tools/benchmark.py).
 auto_scale_lr = dict(enable=False, base_batch_size=global_batch)
 
 default_hooks = dict(

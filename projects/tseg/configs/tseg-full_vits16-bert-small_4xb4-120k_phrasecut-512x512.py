@@ -12,5 +12,6 @@ train_pipeline = [
     dict(type='PackReferInputs'),
 ]
 train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
-optim_wrapper = dict(_delete_=True, type='OptimWrapper', optimizer=dict(type='AdamW', lr=5e-5, weight_decay=1e-4))
+optim_wrapper = dict(_delete_=True, type='OptimWrapper', constructor='SummaryOptimWrapperConstructor',
+                     optimizer=dict(type='AdamW', lr=5e-5, weight_decay=1e-4))
 auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -15,7 +15,8 @@ model = dict(
     text_encoder=dict(_delete_=True, type='TSEGCLIPTextEncoder', model_name='mmcode-tiny-vit-p16', pretrained=None),
     similarity=dict(embed_dim=64))
 # Random-init tiny encoders learn far faster with AdamW than with the paper's SGD 1e-3 (kept in the paper configs).
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4),
+optim_wrapper = dict(type='OptimWrapper', constructor='SummaryOptimWrapperConstructor',
+                     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4),
                      clip_grad=dict(max_norm=5.0, norm_type=2))
 param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters, by_epoch=False)]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)

@@ -1,7 +1,7 @@
 # TSEG on PhraseCut (paper Table 3: 28.77 mIoU val; 30.12 with CRF): 120K iterations, batch 32 (4 GPUs × 8).
 _base_ = [
     './_base_/models/tseg_vits16_bert-small.py', './_base_/datasets/phrasecut.py',
-    './_base_/schedules/sgd_poly_80k.py', '../../../configs/_base_/default_runtime.py'
+    './_base_/schedules/sgd_poly_80k.py',  # includes configs/_base_/default_runtime.py
 ]
 custom_imports = dict(imports=['mmseg_code', 'projects.tseg.tseg'], allow_failed_imports=False)
 max_iters = 120000

@@ -85,8 +85,8 @@ def test_image_segmenter_shapes_init_and_counts(clip):
     x = torch.randn(2, 3, 64, 96)
     with torch.no_grad():
         tokens, grid = clip.image_encoder.forward_features(x)
-        v = seg(tokens, grid)
-        vn = seg(tokens, grid, normalize=True)
+        v = seg.dense_features(tokens, grid)
+        vn = seg.dense_features(tokens, grid, normalize=True)
         # at init: MaskCLIP dense features (ln_post+proj of the self-attention last block), upsampled ×4 nearest
         dense = clip.image_encoder.encode_dense(x)
     assert v.shape == (2, 64, 16, 24)
@@ -104,18 +104,40 @@ def test_image_segmenter_shapes_init_and_counts(clip):
     assert sum(p.numel() for p in seg.sim2mask.parameters()) == 2
 
 
+def test_layer_norm_2d_is_a_per_pixel_layer_norm():
+    """timm's ``LayerNorm2d`` (eps 1e-5), as the decoder builds it, equals the hand-written per-pixel LayerNorm."""
+    torch.manual_seed(0)
+    norm = GatedConvBlock(6).norm
+    with torch.no_grad():
+        norm.weight.normal_()
+        norm.bias.normal_()
+    x = torch.randn(2, 6, 5, 7)
+    ref = F.layer_norm(x.permute(0, 2, 3, 1), (6, ), norm.weight, norm.bias, 1e-5).permute(0, 3, 1, 2)
+    assert norm.eps == 1e-5 and torch.equal(norm(x), ref)
+
+
+def test_head_forward_reads_the_clip_tokens(clip):
+    """As mmseg's decode head, F_v takes the image encoder's read-outs of a window: V^s of its tokens."""
+    seg = ImageSegmenter(clip.image_encoder)
+    x = torch.randn(1, 3, 32, 48)
+    with torch.no_grad():
+        feats = clip.image_encoder(x)
+        assert torch.equal(seg(feats), seg.dense_features(feats.tokens, feats.grid))
+    assert seg.patch_size == 16 and seg.align_corners is False
+
+
 def test_frozen_block_gets_zero_gradient(clip):
     seg = ImageSegmenter(clip.image_encoder, unfreeze_iter=10)
     assert not seg.block_trainable and len(seg.frozen_parameters()) == len(list(seg.block.parameters()))
     x = torch.randn(1, 3, 32, 32)
     tokens, grid = clip.image_encoder.forward_features(x)
-    seg(tokens, grid).pow(2).sum().backward()
+    seg.dense_features(tokens, grid).pow(2).sum().backward()
     assert all(p.grad is not None and p.grad.abs().max() == 0 for p in seg.block.parameters())
     assert seg.image_proj.proj.grad.abs().max() > 0
     seg.zero_grad(set_to_none=True)
     seg.set_block_trainable(True)
     assert seg.frozen_parameters() == []
-    seg(tokens, grid).pow(2).sum().backward()
+    seg.dense_features(tokens, grid).pow(2).sum().backward()
     assert all(p.grad.abs().max() > 0 for p in seg.block.parameters())
 
 

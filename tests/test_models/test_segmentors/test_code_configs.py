@@ -34,11 +34,11 @@ def test_main_config_matches_official_code():
     m = cfg.model
     assert m.type == 'CoDe' and m.clip.model_name == 'ViT-B-16' and m.clip.pretrained == 'openai'
     assert dict(m.loss_weights) == dict(kg=8.0, seg_img=1.0, seg_txt=1.0, hcl=0.5)
-    assert m.image_segmenter.decoder.double is False and m.image_segmenter.unfreeze_iter == 30000
+    assert m.decode_head.decoder.double is False and m.decode_head.unfreeze_iter == 30000
     ls = m.loss_seg
     assert (ls.tcl_img_weight, ls.tcl_feat_weight, ls.area_prior, ls.area_weight, ls.neg_area_weight,
             ls.tv_img_weight, ls.tv_mask_weight, ls.normalize_feats) == (0.1, 0.1, 0.25, 0.5, 0.05, 1.0, 1.0, True)
-    assert m.noun_prompt.kg_templates == 'imagenet80' and m.kg_loss.form == 'cos'
+    assert m.text_encoder.noun_prompt.kg_templates == 'imagenet80' and m.kg_loss.form == 'cos'
     assert m.text_seg_loss.label_source == 'word_labels' and m.text_seg_loss.bg_weight == 0.5
     assert m.region_prompt.learnable and m.word_prompt.learnable and m.word_prompt.mode == 'per_position'
     assert m.co_decomposition is True
@@ -67,9 +67,9 @@ def test_ablation_and_paper_configs():
         assert (m.co_decomposition, m.region_prompt.learnable, m.word_prompt.learnable) == (co, region, word), name
         assert load(name).optim_wrapper.optimizer.lr == 5e-6
     p = load('code_vitb16_cc_paper.py').model
-    assert p.kg_loss.form == 'sq' and p.noun_prompt.kg_templates == 'photo'
+    assert p.kg_loss.form == 'sq' and p.text_encoder.noun_prompt.kg_templates == 'photo'
     assert p.text_seg_loss.label_source == 'argmax' and p.word_prompt.mode == 'single'
-    assert p.image_segmenter.decoder.double is True and p.loss_seg.area_prior == 0.4
+    assert p.decode_head.decoder.double is True and p.loss_seg.area_prior == 0.4
     assert p.loss_weights.hcl == 0.5
 
 
@@ -94,10 +94,10 @@ def test_optimizer_decay_rule():
     for g in ow.optimizer.param_groups:
         for p in g['params']:
             decay[names[id(p)]] = g['weight_decay']
-    assert decay['noun_prompt.ctx'] == 0.05 and decay['region_prompt.prompt'] == 0.05
+    assert decay['text_encoder.noun_prompt.ctx'] == 0.05 and decay['region_prompt.prompt'] == 0.05
     assert decay['word_prompt.prompt'] == 0.05
     assert decay['text_segmenter.logit_scale'] == 0.05 and decay['hcl_loss.logit_scale'] == 0.05
-    assert decay['image_segmenter.sim2mask.w'] == 0.05
+    assert decay['decode_head.sim2mask.w'] == 0.05
     assert decay['text_segmenter.blocks.0.attn.in_proj_bias'] == 0.0
     assert decay['text_segmenter.blocks.0.ln_1.weight'] == 0.0
     assert decay['text_segmenter.blocks.0.mlp.c_fc.weight'] == 0.05

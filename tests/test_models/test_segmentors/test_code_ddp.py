@@ -32,7 +32,8 @@ def _model_and_batch(b_slice):
     from test_code_segmentor import CAPTIONS, make_samples, tiny_cfg
     init_default_scope('mmseg')
     torch.manual_seed(0)
-    model = MODELS.build(tiny_cfg(noun_prompt=dict(type='KgCoOpNounPrompt', kg_templates='photo')))
+    model = MODELS.build(tiny_cfg(text_encoder=dict(type='KgCoOpTextClassifier',
+                                                    noun_prompt=dict(type='KgCoOpNounPrompt', kg_templates='photo'))))
     model.eval()  # deterministic hard masks
     g = torch.Generator().manual_seed(0)
     x = torch.randn(4, 3, 32, 32, generator=g)

@@ -30,10 +30,11 @@ def tiny_cfg(**over):
     cfg = dict(
         type='CoDe',
         clip=TINY,
-        image_segmenter=dict(type='ImageSegmenter', decoder=dict(type='GatedDecoder', n_layers=2, double=False),
-                             sim2mask=dict(type='Sim2Mask', init_w=10.0, init_b=-2.5), unfreeze_iter=30000),
+        decode_head=dict(type='ImageSegmenter', decoder=dict(type='GatedDecoder', n_layers=2, double=False),
+                         sim2mask=dict(type='Sim2Mask', init_w=10.0, init_b=-2.5), unfreeze_iter=30000),
         loss_seg=TCL_CODE_LOSS,
-        noun_prompt=dict(type='KgCoOpNounPrompt', n_ctx=16, kg_templates='imagenet80', seed=0),
+        text_encoder=dict(type='KgCoOpTextClassifier',
+                          noun_prompt=dict(type='KgCoOpNounPrompt', n_ctx=16, kg_templates='imagenet80', seed=0)),
         text_segmenter=dict(type='TextSegmenter', num_heads=2),
         region_prompt=dict(type='RegionHighlightPrompt', size=(224, 224)),
         vocabulary=['background', 'circle', 'square'],
@@ -106,14 +107,14 @@ def test_loss_keys_finite_and_weighted():
     torch.testing.assert_close(losses['seg_img'], sum(losses[k] for k in tcl).detach())
     # λ's multiply their terms: doubling λ_hcl / λ_kg doubles the values (deterministic parts, eval-mode masks)
     model.eval()
-    model.noun_prompt._generator.manual_seed(0)
+    model.text_encoder.noun_prompt._generator.manual_seed(0)
     base = model.loss(x, samples)
     model.loss_weights.update(hcl=1.0, kg=16.0)
-    model.noun_prompt._generator.manual_seed(0)
+    model.text_encoder.noun_prompt._generator.manual_seed(0)
     dbl = model.loss(x, samples)
     assert dbl['loss_hcl'].item() == pytest.approx(2 * base['loss_hcl'].item(), rel=1e-5)
     assert dbl['loss_kg'].item() == pytest.approx(2 * base['loss_kg'].item(), rel=1e-5)
-    with pytest.raises(ValueError, match='Unknown loss_weights'):
+    with pytest.raises(ValueError, match="Unknown key .* in CoDe loss_weights"):
         build(loss_weights=dict(hlc=0.1))
 
 
@@ -131,18 +132,18 @@ def test_gradients_reach_exactly_the_intended_parameters():
     x, samples = batch(model)
     total(model.loss(x, samples)).backward()
     got = _grad_owners(model)
-    trainable_prefixes = ('noun_prompt.ctx', 'text_segmenter.', 'image_segmenter.decoder.',
-                          'image_segmenter.image_proj.', 'image_segmenter.sim2mask.', 'region_prompt.prompt',
+    trainable_prefixes = ('text_encoder.noun_prompt.ctx', 'text_segmenter.', 'decode_head.decoder.',
+                          'decode_head.image_proj.', 'decode_head.sim2mask.', 'region_prompt.prompt',
                           'word_prompt.prompt', 'hcl_loss.logit_scale', 'loss_seg.infonce_img.logit_scale',
                           'loss_seg.infonce_feat.logit_scale')
     for prefix in trainable_prefixes:
         assert any(n.startswith(prefix) for n in got), prefix
     assert all(n.startswith(trainable_prefixes) for n in got), sorted(got)
-    assert {'text_segmenter.logit_scale', 'text_segmenter.logit_bias', 'image_segmenter.sim2mask.w',
-            'image_segmenter.sim2mask.b'} <= got
+    assert {'text_segmenter.logit_scale', 'text_segmenter.logit_bias', 'decode_head.sim2mask.w',
+            'decode_head.sim2mask.b'} <= got
     # frozen CLIP: no gradient at all; the copied block: zero until the unfreeze iteration
     assert all(p.grad is None for p in model.clip.parameters())
-    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.image_segmenter.block.parameters())
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.decode_head.block.parameters())
 
 
 def _count(module):
@@ -150,11 +151,11 @@ def _count(module):
 
 
 def part_counts(model):
-    seg = model.image_segmenter
+    seg = model.decode_head
     return dict(decoder=_count(seg.decoder), image_proj=_count(seg.image_proj), sim2mask=_count(seg.sim2mask),
                 block=_count(seg.block), text_decoder=_count(model.text_segmenter.blocks),
                 text_wb=2, p_v=_count(model.region_prompt), p_t=_count(model.word_prompt),
-                ctx=_count(model.noun_prompt), scales=_count(model.loss_seg) + _count(model.hcl_loss),
+                ctx=_count(model.text_encoder.noun_prompt), scales=_count(model.loss_seg) + _count(model.hcl_loss),
                 clip=_count(model.clip))
 
 
@@ -192,7 +193,8 @@ def test_padded_nouns_change_no_loss():
     """J=2 with every second slot invalid == J=1; and an invalid slot's content has no effect.
 
     (The fixed paper template keeps the random template draws, which depend on the number of slots, out of it.)"""
-    model = build(noun_prompt=dict(type='KgCoOpNounPrompt', kg_templates='photo'))
+    model = build(text_encoder=dict(type='KgCoOpTextClassifier',
+                                    noun_prompt=dict(type='KgCoOpNounPrompt', kg_templates='photo')))
     model.eval()  # deterministic hard masks (no Gumbel noise), so both runs see the same masks
     caps1 = [(c, n[:1]) for c, n in CAPTIONS]
     x, s1 = batch(model, captions=caps1, j=1)
@@ -206,9 +208,9 @@ def test_padded_nouns_change_no_loss():
     x, a = batch(model)
     _, b = batch(model)
     b[2].set_metainfo(dict(nouns=['star', 'zebra']))
-    model.noun_prompt._generator.manual_seed(0)
+    model.text_encoder.noun_prompt._generator.manual_seed(0)
     la = model.loss(x, a)
-    model.noun_prompt._generator.manual_seed(0)
+    model.text_encoder.noun_prompt._generator.manual_seed(0)
     lb = model.loss(x, b)
     for k in la:
         assert torch.isfinite(la[k]), k
@@ -244,7 +246,8 @@ def test_table2_ablation_switches(row):
 
 
 def test_paper_options_run():
-    model = build(noun_prompt=dict(type='KgCoOpNounPrompt', kg_templates='photo'),
+    model = build(text_encoder=dict(type='KgCoOpTextClassifier',
+                                    noun_prompt=dict(type='KgCoOpNounPrompt', kg_templates='photo')),
                   kg_loss=dict(type='KgLoss', form='sq'),
                   text_seg_loss=dict(type='TextSegLoss', label_source='argmax', bg_weight=1.0),
                   word_prompt=dict(type='WordHighlightPrompt', mode='single'))
@@ -261,7 +264,7 @@ def test_paper_options_run():
 def test_predict_uses_kgcoop_class_embeddings():
     model = build()
     model.eval()
-    emb = model.encode_vocabulary(['circle', 'square'])
+    emb = model.text_encoder.encode_names(['circle', 'square'])
     ref = F.normalize(model.clip.text_encoder.encode(model.clip.text_encoder.tokenize(
         ['a photo of' + ' x' * 13 + ' circle', 'a photo of' + ' x' * 13 + ' square'])), dim=-1)
     torch.testing.assert_close(emb, ref, atol=1e-5, rtol=1e-5)  # ctx at init = "a photo of x…x"
@@ -270,11 +273,12 @@ def test_predict_uses_kgcoop_class_embeddings():
     assert out[0].pred_sem_seg.data.shape == (1, 64, 80)
     assert out[0].seg_logits.data.shape[0] == 3  # background + 2 classes
     # the training step invalidates the cached class embeddings (ctx changes)
-    model.vocabulary_embeddings()
+    model.text_encoder()
+    assert model.text_encoder._cache is not None
     model.train()
     xb, samples = batch(model, b=2)
     model.loss(xb, samples)
-    assert model._vocab_cache is None
+    assert model.text_encoder._cache is None
 
 
 def test_tiny_training_loop_decreases():
@@ -312,4 +316,4 @@ def test_autocast_smoke():
         losses = model.loss(x, samples)
     assert all(torch.isfinite(v) and v.dtype == torch.float32 for k, v in losses.items() if k != 'seg_img')
     total(losses).backward()
-    assert model.word_prompt.prompt.grad is not None and torch.isfinite(model.noun_prompt.ctx.grad).all()
+    assert model.word_prompt.prompt.grad is not None and torch.isfinite(model.text_encoder.noun_prompt.ctx.grad).all()

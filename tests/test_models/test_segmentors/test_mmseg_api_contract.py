@@ -13,8 +13,8 @@ register_all_modules()
 TINY = dict(
     type='TCL',
     clip=dict(type='OpenCLIP', model_name='mmcode-tiny-vit-p16'),
-    image_segmenter=dict(type='ImageSegmenter', decoder=dict(type='GatedDecoder', n_layers=1, double=False),
-                         sim2mask=dict(type='Sim2Mask')),
+    decode_head=dict(type='ImageSegmenter', decoder=dict(type='GatedDecoder', n_layers=1, double=False),
+                     sim2mask=dict(type='Sim2Mask')),
     vocabulary=['background', 'cat', 'dog'],
     data_preprocessor=dict(type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                            bgr_to_rgb=True),
@@ -26,7 +26,9 @@ def test_fixed_vocabulary_wins_over_dataset_meta():
     # what mmseg's inferencer does without a checkpoint meta: Cityscapes names and palette
     model.dataset_meta = dict(classes=('road', 'sidewalk'), palette=[[1, 1, 1], [2, 2, 2]])
     assert model.dataset_meta['classes'] == ('background', 'cat', 'dog')
-    assert 'palette' not in model.dataset_meta
+    # a palette of other classes is replaced by the vocabulary's (mmseg's visualisers need one per class)
+    from mmseg_code.apis.visualization import auto_palette
+    assert model.dataset_meta['palette'] == [[0, 0, 0]] + auto_palette(['background', 'cat', 'dog'])[1:]
     # matching classes keep their palette
     model.dataset_meta = dict(classes=('background', 'cat', 'dog'), palette=[[0, 0, 0], [1, 0, 0], [0, 1, 0]])
     assert model.dataset_meta['palette'] == [[0, 0, 0], [1, 0, 0], [0, 1, 0]]

@@ -7,6 +7,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import mmseg_code  # noqa: F401
+from mmseg_code.models.pamr import PAMR
 
 init_default_scope('mmseg')
 
@@ -16,7 +17,7 @@ def build(**test_cfg):
     return MODELS.build(dict(
         type='TCL',
         clip=dict(type='OpenCLIP', model_name='mmcode-tiny-vit-p16'),
-        image_segmenter=dict(type='ImageSegmenter', unfreeze_iter=0),
+        decode_head=dict(type='ImageSegmenter', unfreeze_iter=0),
         test_cfg=test_cfg))
 
 
@@ -48,12 +49,12 @@ def test_loss_terms_finite_and_gradients_reach_exactly_the_trainable_parameters(
     got = {n for n, p in model.named_parameters() if p.grad is not None}
     want = {n for n, p in model.named_parameters() if p.requires_grad}
     assert got == want
-    assert all(n.startswith(('image_segmenter.', 'loss_seg.')) for n in want)
+    assert all(n.startswith(('decode_head.', 'loss_seg.')) for n in want)
     assert not any(n.startswith('clip.') for n in got)
     # nonzero where the decoder gates are closed at init: gates, block, projection, w/b, temperatures
     nz = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
-    for n in ['image_segmenter.sim2mask.w', 'image_segmenter.sim2mask.b', 'image_segmenter.image_proj.proj',
-              'image_segmenter.block.mlp.c_fc.weight', 'image_segmenter.decoder.stages.0.0.gate',
+    for n in ['decode_head.sim2mask.w', 'decode_head.sim2mask.b', 'decode_head.image_proj.proj',
+              'decode_head.block.mlp.c_fc.weight', 'decode_head.decoder.stages.0.0.gate',
               'loss_seg.infonce_img.logit_scale', 'loss_seg.infonce_feat.logit_scale']:
         assert n in nz, n
 
@@ -63,15 +64,15 @@ def test_trainable_parameter_counts_per_part(model):
         return sum(p.numel() for p in mod.parameters() if p.requires_grad or not trainable)
     w, d = 128, 64
     assert count(model.clip) == 0
-    seg = model.image_segmenter
+    seg = model.decode_head
     block = count(model.clip.image_encoder.blocks[-1], trainable=False)
     assert count(seg.block) == block
     assert count(seg.decoder) == 4 * (2 * w + 9 * w * w + w + 1)
     assert count(seg.image_proj) == 2 * w + w * d and count(seg.sim2mask) == 2
     assert count(model.loss_seg) == 2
     frozen = build()
-    frozen.image_segmenter.set_block_trainable(False)
-    assert frozen.image_segmenter.frozen_parameters() == list(frozen.image_segmenter.block.parameters())
+    frozen.decode_head.set_block_trainable(False)
+    assert frozen.decode_head.frozen_parameters() == list(frozen.decode_head.block.parameters())
 
 
 def test_background_threshold_on_hand_made_scores(model, monkeypatch):
@@ -81,9 +82,11 @@ def test_background_threshold_on_hand_made_scores(model, monkeypatch):
     scores2 = torch.tensor([[0.2, 0.7], [0.35, 0.2]])            # dog
     fg = torch.stack([scores, scores2])[None]                    # 1×2×2×2 at 1/4 of an 8×8 image
 
-    def fake(x):
-        return F.interpolate(fg, size=(x.shape[-2] // 4, x.shape[-1] // 4), mode='nearest')
-    monkeypatch.setattr(model, 'foreground_masks', fake)
+    def fake(feats, classes, test_cfg):
+        return F.interpolate(fg, size=feats.shape[-2:], mode='nearest')
+    monkeypatch.setattr(model.decode_head, 'class_scores', fake)
+    monkeypatch.setattr(PAMR, 'forward', lambda self, img, masks: masks)     # the threshold rule alone
+    model.test_cfg.update(kp_weight=0.0)
     model.test_cfg.update(bg_thresh=None, pamr=True)
     assert model.bg_thresh == 0.4
     out = model.predict(torch.zeros(1, 3, 16, 16))[0]
@@ -94,7 +97,7 @@ def test_background_threshold_on_hand_made_scores(model, monkeypatch):
     assert model.bg_thresh == 0.5
     pred = model.predict(torch.zeros(1, 3, 16, 16))[0].pred_sem_seg.data[0]
     assert pred[13, 2] == 0 and pred[2, 13] == 2          # 0.45 is now background
-    model.test_cfg.update(pamr=True)
+    model.test_cfg.update(pamr=True, kp_weight=0.3)
 
 
 def test_slide_inference_averages_windows(model, monkeypatch):
@@ -106,7 +109,7 @@ def test_slide_inference_averages_windows(model, monkeypatch):
         calls.append(x.shape[-1])
         return torch.full((x.shape[0], 2, x.shape[-2], x.shape[-1]), float(2 * len(calls) - 1))
     monkeypatch.setattr(model, 'encode_decode', fake)
-    out = model.inference(torch.zeros(1, 3, 32, 48))
+    out = model.inference(torch.zeros(1, 3, 32, 48), [dict(ori_shape=(32, 48))])
     # windows: cols 0-31 (value 1) and 16-47 (value 3)
     assert len(calls) == 2
     torch.testing.assert_close(out[0, 0, 0], torch.tensor([1.0] * 16 + [2.0] * 16 + [3.0] * 16))
@@ -121,8 +124,9 @@ def test_whole_inference_pads_and_crops(model):
     s = SegDataSample(metainfo=dict(ori_shape=(20, 25), img_shape=(40, 50), padding_size=[0, 0, 0, 0]))
     out = model.predict(torch.randn(1, 3, 40, 50), [s])[0]
     assert out.pred_sem_seg.data.shape == (1, 20, 25)
-    assert model._forward(torch.randn(1, 3, 32, 32)).shape == (1, 4, 32, 32)
-    assert model.extract_feat(torch.randn(1, 3, 32, 32)).shape == (1, 64, 8, 8)
+    # mmseg's tensor mode: the head's dense features V^s (1/4 of the input padded to 48×48); extract_feat: CLIP's
+    assert model._forward(torch.randn(1, 3, 40, 40)).shape == (1, 64, 12, 12)
+    assert model.extract_feat(torch.randn(1, 3, 32, 32)).dense.shape == (1, 64, 2, 2)
 
 
 def test_kp_branch_alone_is_maskclip():
@@ -130,7 +134,7 @@ def test_kp_branch_alone_is_maskclip():
     m.eval()
     m.set_vocabulary(['cat', 'dog'], background=False)
     x = torch.randn(1, 3, 32, 32)
-    got = m.foreground_masks(x)
+    got = m.encode_decode(x, [dict(ori_shape=(32, 32))])
     with torch.no_grad():
         dense = F.normalize(m.clip.image_encoder.encode_dense(x), dim=1)
         te = m.clip.text_encoder
@@ -139,6 +143,7 @@ def test_kp_branch_alone_is_maskclip():
                                      dim=0) for n in ['cat', 'dog']])
         want = torch.sigmoid((torch.einsum('bdhw,kd->bkhw', dense, t) - 0.25) * 10)
         want = F.interpolate(want, size=(8, 8), mode='bilinear', align_corners=False)
+        want = F.interpolate(want, size=(32, 32), mode='bilinear', align_corners=False)
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
 
 
@@ -173,6 +178,10 @@ def test_dataset_meta_sets_vocabulary_and_errors():
     m = build()
     with pytest.raises(RuntimeError, match='No vocabulary'):
         m.predict(torch.randn(1, 3, 32, 32))
+    m.test_cfg.update(mode='slide', crop_size=(32, 32), stride=(16, 16))
+    with pytest.raises(RuntimeError, match='No vocabulary'):                  # slide asks out_channels first
+        m.predict(torch.randn(1, 3, 32, 32))
+    m.test_cfg.update(mode='whole')
     m.dataset_meta = dict(classes=('background', 'aeroplane', 'bicycle'), palette=[[0, 0, 0]] * 3)
     assert m.vocabulary.class_names == ['background', 'aeroplane', 'bicycle'] and m.vocabulary.has_background
     m.dataset_meta = dict(img_path='x')                             # no classes: unchanged
@@ -195,3 +204,29 @@ def test_postprocess_result_equals_mmseg(model):
     for g, r in zip(got, ref):
         assert torch.equal(g.seg_logits.data, r.seg_logits.data)
         assert torch.equal(g.pred_sem_seg.data, r.pred_sem_seg.data)
+
+
+def test_misspelt_test_cfg_key_is_an_error():
+    """``--cfg-options model.test_cfg.bg_thres=0.9`` (typo of bg_thresh) was silently ignored: same mIoU as the
+    default. It is a one-line error naming the key, the closest known key and all known keys."""
+    import pytest
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    import mmseg_code  # noqa: F401
+    from mmseg_code.models.segmentors.base import DEFAULT_TEST_CFG
+    init_default_scope('mmseg')
+    root = __import__('pathlib').Path(__file__).parents[3]
+    cfg = Config.fromfile(str(root / 'configs/tcl/zeroshot/tcl_vitb16_voc21.py'))
+    cfg.merge_from_dict({'model.clip.model_name': 'mmcode-tiny-vit-p16', 'model.clip.pretrained': None,
+                         'model.test_cfg.bg_thres': 0.9})                     # what tools/test.py does
+    known = ', '.join(sorted(DEFAULT_TEST_CFG))
+    with pytest.raises(ValueError) as err:
+        MODELS.build(cfg.model)
+    msg = str(err.value)
+    assert msg == f"Unknown key 'bg_thres' in TCL test_cfg (did you mean 'bg_thresh'?); known keys: {known}."
+    assert '\n' not in msg
+    cfg.model.test_cfg.pop('bg_thres')
+    cfg.model.test_cfg.bg_thresh = 0.9
+    assert MODELS.build(cfg.model).bg_thresh == 0.9

@@ -28,13 +28,13 @@ def test_vitb16_decoder_has_the_papers_4_72M_parameters():
     trainable = {n: p.numel() for n, p in model.named_parameters() if p.requires_grad}
     # 2 gated blocks at C = 512: LN 2*512 + conv 512*512*9 + bias 512 + gate 1 = 2,360,833 each
     assert sum(trainable.values()) == 2 * (2 * 512 + 512 * 512 * 9 + 512 + 1) == 4_721_666
-    assert all(n.startswith('image_segmenter.decoder.') for n in trainable)
+    assert all(n.startswith('decode_head.decoder.') for n in trainable)
 
 
 def test_training_step_trains_only_the_decoder():
     model = _tiny()
     torch.manual_seed(0)
-    for p in model.image_segmenter.parameters():   # open the gates so every decoder weight gets a gradient
+    for p in model.decode_head.parameters():   # open the gates so every decoder weight gets a gradient
         if p.dim() == 0:
             p.data.fill_(0.5)
     x = torch.randn(3, 3, 64, 64)
@@ -47,7 +47,7 @@ def test_training_step_trains_only_the_decoder():
     assert set(losses) == {'loss_obj', 'loss_reg', 'loss_pix'}
     sum(losses.values()).backward()
     for name, p in model.named_parameters():
-        if name.startswith('image_segmenter.decoder.'):
+        if name.startswith('decode_head.decoder.'):
             assert p.grad is not None and p.grad.abs().sum() > 0, name
         else:
             assert p.grad is None, name
@@ -57,33 +57,38 @@ def test_inference_units_pixels_and_background():
     model = _tiny()
     model.eval()
     x = torch.randn(2, 3, 64, 64)
-    scores = model.encode_decode(x)
+    metas = [dict(ori_shape=(64, 64))] * 2
+    scores = model.encode_decode(x, metas)
     assert scores.shape == (2, 3, 64, 64)                       # background plane + 2 classes
     assert torch.all(scores[:, 0] == 0.5)                       # bg_thresh 0.5 without PAMR
     fg = scores[:, 1:]
     assert torch.allclose(fg.sum(1), torch.ones(2, 64, 64), atol=1e-5)   # softmax over the classes
     # units: at most 16 distinct score vectors per image at feature resolution
-    feats = model.dense_features(x)
-    probs = model.class_scores(feats)
+    head, classes = model.decode_head, model.text_encoder()
+    feats = torch.nn.functional.normalize(head(model.extract_feat(x)), dim=1, eps=1e-6)
+
+    def class_scores(feats):
+        return head.class_scores(feats, classes, model.test_cfg)
+    probs = class_scores(feats)
     assert probs.shape == (2, 2, 8, 8)
     assert len(torch.unique(probs[0].flatten(1).t().round(decimals=5), dim=0)) <= 16
     # every pixel a meta-point (8x8) == plain per-pixel inference
     model.set_num_units((8, 8))
-    units_all = model.class_scores(feats)
+    units_all = class_scores(feats)
     model.set_num_units(None)
-    pixel = model.class_scores(feats)
+    pixel = class_scores(feats)
     assert torch.allclose(units_all, pixel, atol=1e-5)
     # per-pixel scores by hand: softmax_k(cos(V, t_k) / 0.07)
-    t = model.vocabulary_embeddings()['masker']
+    t = classes.masker
     cos = torch.einsum('bchw,kc->bkhw', feats, t)
     assert torch.allclose(pixel, (cos / 0.07).softmax(1), atol=1e-5)
 
 
 def test_kp_weight_is_ignored_and_pamr_optional():
     model = _tiny(test_cfg=dict(mode='whole', num_units=16, kp_weight=0.3, pamr=True))
-    assert model.test_cfg['kp_weight'] == 0.0 and model.pamr is not None and model.bg_thresh == 0.4
+    assert model.test_cfg['kp_weight'] == 0.0 and model.test_cfg['pamr'] and model.bg_thresh == 0.4
     model.eval()
-    assert model.encode_decode(torch.randn(1, 3, 64, 64)).shape == (1, 3, 64, 64)
+    assert model.encode_decode(torch.randn(1, 3, 64, 64), [dict(ori_shape=(64, 64))]).shape == (1, 3, 64, 64)
 
 
 def test_noun_prompt_caption_candidates():
@@ -108,7 +113,7 @@ def test_registered_names_do_not_clash():
     register_all_modules(init_default_scope=False)
     ours = {n: [k for k, v in reg.module_dict.items() if v.__module__.startswith('projects.mgca.mgca')]
             for n, reg in (('MODELS', M), ('TRANSFORMS', T))}
-    assert sorted(ours['MODELS']) == ['MGCA', 'MGCADecoder', 'MGCALoss', 'MGCAObjectLoss', 'MGCAPixelLoss',
+    assert sorted(ours['MODELS']) == ['MGCA', 'MGCAHead', 'MGCALoss', 'MGCAObjectLoss', 'MGCAPixelLoss',
                                       'MGCARegionLoss', 'MGCASemanticUnit']
     assert ours['TRANSFORMS'] == ['MGCANounPromptCaption']
     for n, reg in (('MODELS', M), ('TRANSFORMS', T)):
@@ -145,5 +150,13 @@ def test_benchmark_protocol_builds_mgca():
                                     {'model.clip.model_name': 'mmcode-tiny-vit-p16', 'model.clip.pretrained': None})
     model = MODELS.build(cfg.model)
     assert model.test_cfg['num_units'] == 36 and model.test_cfg['kp_weight'] == 0.0
-    assert model.pamr is None and model.bg_thresh == 0.5
+    assert not model.test_cfg['pamr'] and model.bg_thresh == 0.5
     assert model.vocabulary.has_background and len(model.vocabulary.names) == 20
+
+
+def test_test_cfg_keys_are_the_bases_plus_mgcas():
+    import pytest
+    model = _tiny(test_cfg=dict(mode='whole', num_units=16, temperature=0.05, bg_thresh=0.3))
+    assert model.test_cfg['temperature'] == 0.05 and model.bg_thresh == 0.3
+    with pytest.raises(ValueError, match=r"Unknown key 'num_unit' in MGCA test_cfg \(did you mean 'num_units'\?\)"):
+        _tiny(test_cfg=dict(mode='whole', num_unit=16))

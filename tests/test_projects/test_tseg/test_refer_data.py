@@ -1,6 +1,7 @@
 """Referring annotations: refer-style RefCOCO, PhraseCut, RLE and polygons, the project JSON, transforms, metric,
 and the generated shapes benchmark — on tiny hand-made files with hand-computed expectations."""
 import json
+import os.path as osp
 import pathlib
 import pickle
 
@@ -67,6 +68,21 @@ def test_refcoco_dataset_and_masks(tmp_path):
     assert info['img_path'].endswith('train2014/COCO_train2014_000000000001.jpg') and info['split'] == 'val'
     out = LoadReferMasks()(dict(info, ori_shape=(4, 5)))
     assert out['gt_masks'].shape == (2, 4, 5) and out['gt_masks'].sum(axis=(1, 2)).tolist() == [9, 9]
+
+
+def test_relative_data_root_joined_once(tmp_path, monkeypatch):
+    """A relative ``data_root`` (as the configs and the README use) reaches the images: mmengine already joins it into
+    ``data_prefix`` (it was joined a second time: data/x/data/x/train2014/...)."""
+    from mmseg.registry import DATASETS
+    (tmp_path / 'data').mkdir()
+    root = _refer_root(tmp_path / 'data')
+    monkeypatch.chdir(tmp_path)
+    assert osp.relpath(root, tmp_path) == 'data'
+    ds = DATASETS.build(dict(type='RefCOCOSegDataset', data_root=osp.relpath(root, tmp_path), dataset='refcoco',
+                             split='val', data_prefix=dict(img_path='train2014'), pipeline=[]))
+    path = ds[0]['img_path']
+    assert osp.normpath(path) == osp.normpath(osp.join(osp.relpath(root, tmp_path), 'train2014',
+                                                       'COCO_train2014_000000000001.jpg'))
 
 
 def test_load_phrasecut(tmp_path):

@@ -1,4 +1,5 @@
 """TSEG model: Eq. 1 similarity, the training step over the batch's expressions, inference masks and outputs."""
+import copy
 import math
 
 import numpy as np
@@ -114,3 +115,12 @@ def test_bert_text_encoder_optional(tmp_path):
         ids = enc.tokenizer(['the red circle'], return_tensors='pt')
         assert ids['input_ids'][0, 0].item() == 2          # [CLS] first: the global token
         assert torch.allclose(enc.bert(**ids).last_hidden_state[0, 0], enc(['the red circle'])[0], atol=1e-5)
+
+
+def test_misspelt_test_cfg_key_is_an_error(tiny_model_cfg):
+    import pytest
+    cfg = copy.deepcopy(tiny_model_cfg)
+    cfg['test_cfg'] = dict(threshhold=0.3)
+    with pytest.raises(ValueError, match=r"Unknown key 'threshhold' in TSEG test_cfg \(did you mean 'threshold'\?\); "
+                                         r"known keys: expressions_key, threshold\."):
+        MODELS.build(cfg)

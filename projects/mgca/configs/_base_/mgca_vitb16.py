@@ -17,15 +17,15 @@ model = dict(
     type='MGCA',
     data_preprocessor=data_preprocessor,
     clip=dict(type='OpenCLIP', model_name='ViT-B-16', pretrained='openai', frozen=True),
-    image_segmenter=dict(
-        type='MGCADecoder',
+    text_encoder=dict(type='TextClassifier', templates='custom'),     # TCL's text prompts for the class names
+    decode_head=dict(
+        type='MGCAHead',                                                   # D_v + meta-point inference
         decoder=dict(type='GatedDecoder', n_layers=1, double=True, kernel_size=3)),
     loss_mgca=dict(
         type='MGCALoss', k=0.4, k_n=0.05, k_pix=0.06, scale=None,          # scale None -> f = 5 * sqrt(C)
         loss_obj=dict(type='MGCAObjectLoss', temperature=0.07, loss_weight=1.0),
         loss_reg=dict(type='MGCARegionLoss', temperature=0.07, loss_weight=1.0),
         loss_pix=dict(type='MGCAPixelLoss', temperature=0.07, loss_weight=1.0)),
-    templates='custom',                  # TCL's text prompts for the class names
     # TCL's unified protocol (short side 448, 448 windows, stride 224); a benchmark config sets the vocabulary.
     # bg_thresh None -> 0.5 without PAMR (0.4 with), on the softmax-normalised class scores.
     test_cfg=dict(mode='slide', crop_size=(448, 448), stride=(224, 224), num_units=36, temperature=0.07,

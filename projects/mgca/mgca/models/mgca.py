@@ -5,18 +5,11 @@ Training step, B images ``X`` (``B×3×224×224``) with one caption each (origin
 
     T = E_t(caption)                        B×C     frozen CLIP text encoder (unnormalised)
     F = E_v(X)                              B×C×14×14   frozen CLIP, MaskCLIP last block (no gradient)
-    V = D_v(F)                              B×C×28×28 → B×L×C, L = 784 (trainable ``MGCADecoder``, 4.72M)
+    V = D_v(F)                              B×C×28×28 → B×L×C, L = 784 (trainable decode head ``MGCAHead``, 4.72M)
     losses = MGCALoss(V, T)                 loss_obj + loss_reg + loss_pix (Eq. 2-8)
 
-Inference per window (``encode_decode`` of the base: padding, resize, background plane, slide averaging):
-
-    V̂ = normalise(D_v(E_v(x)))                              B×C×h×w (h = H/8)
-    V̂ ← MGCASemanticUnit(V̂)   if test_cfg.num_units        adaptive semantic units (Sec. 3.3), per window
-    z_k = max_{s∈syn(k)} cos(V̂, t_s)                        B×K×h×w, t = TCL's prompt ensemble ('custom')
-    m = softmax_k(z / τ_test)                                GroupViT-style softmax-normalised similarity
-    m ← PAMR(m)                if test_cfg.pamr              (MGCA reports without)
-
-The base then adds the constant ``bg_thresh`` plane (background iff max_k m_k ≤ bg_thresh) and averages windows.
+Inference is the base's (mmseg's slide/whole inference and post-processing; ``MGCAHead`` scores a window with
+adaptive semantic units and a class softmax; the text classifier is TCL's prompt ensemble, ``'custom'``).
 MGCA has no KP branch: ``test_cfg.kp_weight`` is forced to 0.
 """
 from __future__ import annotations
@@ -24,74 +17,58 @@ from __future__ import annotations
 from typing import Optional, Union
 
 import torch
-import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmseg.registry import MODELS
 
-from mmseg_code.models.segmentors.base import TextSupervisedSegmentor
-from mmseg_code.models.vocab import reduce_synonyms
+from mmseg_code.models.segmentors.base import DEFAULT_TEST_CFG, TextSupervisedSegmentor
+from mmseg_code.utils.options import OptionError
+
+from .semantic_unit import unit_grid
 
 MGCA_TEST_CFG = dict(num_units=36, temperature=0.07, kp_weight=0.0, pamr=False)
 
 
 @MODELS.register_module()
 class MGCA(TextSupervisedSegmentor):
-    """Frozen CLIP (image and text) + trainable pixel decoder D_v, trained with ``MGCALoss``.
+    """Frozen CLIP (image and text) + trainable pixel decoder D_v (the decode head), trained with ``MGCALoss``.
 
     Args:
         clip: ``OpenCLIP`` config (frozen).
-        image_segmenter: ``MGCADecoder`` config (D_v).
+        decode_head: ``MGCAHead`` config (D_v and the meta-point inference).
         loss_mgca: ``MGCALoss`` config.
         test_cfg: the base's keys plus ``num_units`` (meta-points per window; int square or ``(g_h, g_w)``;
             ``None``/0 = plain per-pixel inference) and ``temperature`` (τ of the class softmax, 0.07).
-        **kwargs: :class:`TextSupervisedSegmentor` arguments (vocabulary, background, templates, …).
+        **kwargs: :class:`TextSupervisedSegmentor` arguments (text_encoder, vocabulary, background, …).
     """
+
+    default_test_cfg = dict(DEFAULT_TEST_CFG, **MGCA_TEST_CFG)
 
     def __init__(self,
                  clip: dict,
-                 image_segmenter: dict = dict(type='MGCADecoder'),
+                 decode_head: dict = dict(type='MGCAHead'),
                  loss_mgca: dict = dict(type='MGCALoss'),
                  test_cfg: Optional[dict] = None,
                  **kwargs) -> None:
-        cfg = dict(MGCA_TEST_CFG)
-        cfg.update(test_cfg or {})
+        cfg = dict(test_cfg or {})
         if cfg.get('kp_weight', 0):
             print_log(f'MGCA has no KP branch: test_cfg.kp_weight={cfg["kp_weight"]} is ignored (set to 0).',
                       logger='current')
             cfg['kp_weight'] = 0.0
-        super().__init__(clip=clip, image_segmenter=image_segmenter, test_cfg=cfg, **kwargs)
+        super().__init__(clip=clip, decode_head=decode_head, test_cfg=cfg, **kwargs)
         self.loss_mgca = MODELS.build(loss_mgca)
-        self.semantic_unit = None
+
+    @classmethod
+    def check_test_cfg(cls, test_cfg: Optional[dict]) -> dict:
+        """The base's checks, plus a usable ``num_units`` (a perfect square or a grid) and ``temperature`` > 0."""
+        cfg = super().check_test_cfg(test_cfg)
         if cfg['num_units']:
-            self.semantic_unit = MODELS.build(dict(type='MGCASemanticUnit', num_units=cfg['num_units']))
-
-    # ------------------------------------------------------------------ features
-    def dense_features(self, inputs: torch.Tensor, normalize: bool = True, return_tokens: bool = False):
-        """Pixel embeddings V = D_v(E_v(x)) ``B×C×(H/8)×(W/8)`` (E_v frozen, no gradient).
-
-        With ``return_tokens`` returns ``(V, None, grid)`` (MGCA does not use the pre-last-block tokens).
-        """
-        with torch.no_grad():
-            clip_dense = self.clip.image_encoder.encode_dense(inputs)                  # B×C×h×w
-        feats = self.image_segmenter(clip_dense, normalize=normalize)
-        return (feats, None, tuple(clip_dense.shape[-2:])) if return_tokens else feats
-
-    def class_scores(self, feats: torch.Tensor) -> torch.Tensor:
-        """Softmax-normalised class scores ``B×K×h×w`` of normalised features ``B×C×h×w`` (units applied here)."""
-        emb = self.vocabulary_embeddings()
-        if self.semantic_unit is not None:
-            feats = self.semantic_unit(feats)
-        sim = torch.einsum('bchw,sc->bshw', feats.float(), emb['masker'].float())
-        sim = reduce_synonyms(sim, emb['syn2cls'], len(self.vocabulary.names))
-        return (sim / self.test_cfg['temperature']).softmax(dim=1)
-
-    def foreground_masks(self, x: torch.Tensor) -> torch.Tensor:
-        """One padded window → ``B×K×(H̃/8)×(W̃/8)`` scores in [0, 1] (see the module docstring)."""
-        masks = self.class_scores(self.dense_features(x, normalize=True))
-        if self.pamr is not None:
-            img = F.interpolate(x, size=masks.shape[-2:], mode='bilinear', align_corners=True)
-            masks = self.pamr(img, masks)
-        return masks
+            try:
+                unit_grid(cfg['num_units'])
+            except (TypeError, ValueError) as err:
+                raise OptionError(f'test_cfg.num_units: {err}') from None
+        if not cfg['temperature'] > 0:
+            raise OptionError(f'test_cfg.temperature must be > 0, got {cfg["temperature"]!r}.')
+        return cfg
 
     # ------------------------------------------------------------------ training
     def encode_train_texts(self, inputs: torch.Tensor, data_samples: list) -> torch.Tensor:
@@ -102,13 +79,12 @@ class MGCA(TextSupervisedSegmentor):
 
     def loss(self, inputs: torch.Tensor, data_samples: list) -> dict:
         """``dict(loss_obj, loss_reg, loss_pix)`` (Eq. 8: MMEngine sums every ``loss*`` key)."""
-        self.invalidate_vocabulary_cache()
+        self.text_encoder.invalidate_cache()
         text_emb = self.encode_train_texts(inputs, data_samples)
-        feats = self.dense_features(inputs, normalize=False)                           # B×C×h×w
+        feats = self.decode_head(self.image_encoder(inputs))                             # B×C×h×w
         pixel_emb = feats.flatten(2).transpose(1, 2)                                    # B×L×C
         return self.loss_mgca(pixel_emb, text_emb)
 
     def set_num_units(self, num_units: Optional[Union[int, tuple]]) -> None:
         """Switch between adaptive semantic units (``num_units``) and per-pixel inference (``None``)."""
-        self.test_cfg['num_units'] = num_units
-        self.semantic_unit = MODELS.build(dict(type='MGCASemanticUnit', num_units=num_units)) if num_units else None
+        self.test_cfg['num_units'] = self.check_test_cfg(dict(self.test_cfg, num_units=num_units))['num_units']

@@ -20,10 +20,6 @@ from mmengine.runner.checkpoint import load_checkpoint
 from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
 
-PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
-           (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128)]
-
-
 class TSEGInferencer:
     """Args:
         model: config path or ``Config``.
@@ -67,10 +63,10 @@ class TSEGInferencer:
                     probs=out.seg_logits.data.cpu().numpy(), scores=out.pred_scores.cpu().numpy())
 
     @staticmethod
-    def overlay(image_rgb: np.ndarray, masks: np.ndarray, opacity: float = 0.5) -> np.ndarray:
-        """Colour each mask over the RGB image (masks may overlap; later ones on top)."""
-        out = image_rgb.astype(np.float32).copy()
-        for k, m in enumerate(masks):
-            colour = np.array(PALETTE[k % len(PALETTE)], np.float32)
-            out[m] = (1 - opacity) * out[m] + opacity * colour
-        return out.clip(0, 255).astype(np.uint8)
+    def overlay(image_rgb: np.ndarray, masks: np.ndarray, opacity: float = 0.5,
+                expressions: Optional[Sequence[str]] = None) -> np.ndarray:
+        """The masks over the RGB image, one colour per expression, outlined (they may overlap), with a legend of
+        the expressions (``mmseg_code.apis.visualization.draw_masks``)."""
+        from mmseg_code.apis.visualization import draw_masks
+        names = list(expressions) if expressions is not None else [f'expression {k}' for k in range(len(masks))]
+        return draw_masks(image_rgb, masks, names, alpha=opacity)

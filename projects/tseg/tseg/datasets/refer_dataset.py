@@ -38,7 +38,8 @@ class _ReferBase(BaseDataset):
         raise NotImplementedError
 
     def load_data_list(self) -> List[dict]:
-        img_dir = osp.join(self.data_root or '', self.data_prefix.get('img_path', self.img_prefix))
+        # mmengine's BaseDataset has already joined a relative data_prefix['img_path'] onto data_root
+        img_dir = self.data_prefix.get('img_path') or osp.join(self.data_root or '', self.img_prefix)
         out = []
         for rec in self.records():
             exprs, expr_ref = [], []

@@ -27,6 +27,8 @@ from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from mmseg_code.utils.options import check_known_keys
+
 from .losses import batch_targets
 
 
@@ -40,7 +42,8 @@ class TSEG(BaseSegmentor):
         loss_cls: weak loss config (``TSEGSoftMarginLoss``).
         loss_dice: full-supervision loss config (``TSEGDiceLoss``).
         supervision: ``'weak'`` (TSEG) or ``'full'`` (the paper's upper bound).
-        test_cfg: ``threshold`` (None: σ(s_bg) = 0.5 on MPA masks), ``expressions_key`` (metainfo key).
+        test_cfg: ``threshold`` (None: σ(s_bg) = 0.5 on MPA masks), ``expressions_key`` (metainfo key); an unknown
+            key is an error.
     """
 
     def __init__(self, image_encoder: dict, text_encoder: dict, similarity: Optional[dict] = None,
@@ -64,6 +67,7 @@ class TSEG(BaseSegmentor):
         self.supervision = supervision
         self.train_cfg = train_cfg or {}
         self.test_cfg = dict(threshold=None, expressions_key='expressions')
+        check_known_keys(test_cfg or {}, self.test_cfg, 'TSEG test_cfg')
         self.test_cfg.update(test_cfg or {})
         self.patch_size = self.image_encoder.patch_size
         self.align_corners = False

@@ -21,9 +21,10 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+from mmengine.dist import get_dist_info
 from mmseg.registry import MODELS
 
-from mmseg_code.models.losses.infonce import dist_info, gather_with_grad
+from mmseg_code.models.losses.infonce import gather_with_grad
 from ..correspondence import object_embeddings, pixel_logits, pixel_text_similarity, region_embeddings
 
 
@@ -57,7 +58,7 @@ class MGCALoss(nn.Module):
 
     def forward(self, pixel_emb: torch.Tensor, text_emb: torch.Tensor) -> dict:
         """``pixel_emb`` B×L×C, ``text_emb`` B×C (local) → ``dict(loss_obj=…, loss_reg=…, loss_pix=…)``."""
-        rank, _ = dist_info()
+        rank, _ = get_dist_info()
         all_text = gather_with_grad(text_emb)
         sim = pixel_text_similarity(pixel_emb, all_text)                              # B×N×L
         losses = {}

@@ -15,9 +15,10 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.dist import get_dist_info
 from mmseg.registry import MODELS
 
-from mmseg_code.models.losses.infonce import dist_info, exchange_columns
+from mmseg_code.models.losses.infonce import exchange_columns
 
 
 @MODELS.register_module()
@@ -31,7 +32,7 @@ class MGCAPixelLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
         """``logits`` B×N (P, already divided by f) → scalar."""
-        rank, _ = dist_info()
+        rank, _ = get_dist_info()
         b = logits.shape[0]
         logits = logits.float() / self.temperature
         labels = torch.arange(b, device=logits.device) + b * rank
