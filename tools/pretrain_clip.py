@@ -1,7 +1,7 @@
 """Pre-train the shapes CLIP the main job starts from: a thin wrapper around ``tools/train.py`` with
 ``configs/clip_pretrain/shapes_clip_vit.py`` (the recipe lives in the config and in ``CLIPPretrainer``).
 
-    OMP_NUM_THREADS=1 python tools/pretrain_clip.py --out checkpoints/shapes_clip.pth      # 4000 x 64, ~35 min
+    OMP_NUM_THREADS=1 python tools/pretrain_clip.py --out checkpoints/shapes_clip.pth      # 1-3 h
     python tools/pretrain_clip.py --eval-only checkpoints/shapes_clip.pth                  # tools/test.py on it
 
 1. generates ``--data`` (30000 caption pairs and 500 held-out benchmark images, 64 px, seed 0) when it is missing

@@ -1,6 +1,6 @@
 # Contrastive pre-training of the shapes CLIP (mmcode-shapes-vit: ViT 64 px / patch 8, text context 32, 4.15M
 # parameters) on synthetic shapes captions -- the recipe of checkpoints/shapes_clip.pth, which the main job starts
-# from in place of a downloaded CLIP. 4000 iterations x 64 pairs, about 35 min on one CPU core:
+# from in place of a downloaded CLIP. 4000 iterations x 64 pairs, over an hour on one CPU core:
 #   python tools/dataset_converters/make_synthetic_shapes.py --out data/shapes_pretrain --num-train 30000 \
 #       --num-val 500 --image-size 64 --seed 0
 #   OMP_NUM_THREADS=1 python tools/train.py configs/clip_pretrain/shapes_clip_vit.py --work-dir work_dirs/shapes_clip
