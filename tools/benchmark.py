@@ -3,19 +3,27 @@
     python tools/benchmark.py CONFIG CHECKPOINT --data-root data [--benchmarks voc21 ade20k ...]
         [--pamr both|on|off] [--out-dir DIR] [--cfg-options k=v ...]
 
-``CONFIG`` is a model config of the plugin (TCL, CoDe, …; its dataset parts are replaced), ``CHECKPOINT`` its weights
-(or ``none``). For each benchmark config ``configs/_base_/datasets/<name>.py`` (or any dataset config path given in
-``--benchmarks``) whose data lies under ``--data-root``, the model gets the benchmark's protocol
-(``benchmark.model``: vocabulary + ``test_cfg``) and is evaluated by mmseg's ``IoUMetric``:
+``CONFIG`` is a model config of the plugin (TCL, CoDe, the training-free MaskCLIP/SCLIP/ClearCLIP/NACLIP, …; its
+dataset parts are replaced), ``CHECKPOINT`` its weights (or ``none``: the training-free models have none). For each
+benchmark config ``configs/_base_/datasets/<name>.py`` (or any dataset config path given in ``--benchmarks``) whose
+data lies under ``--data-root``, the model gets the benchmark's protocol (``benchmark.model``: vocabulary +
+``test_cfg``) and is evaluated by mmseg's ``IoUMetric``:
 
     PAMR on  : test_cfg.pamr=True,  bg_thresh 0.4 (benchmarks with background)
     PAMR off : test_cfg.pamr=False, bg_thresh 0.5
 
+then the model config's own ``benchmark_protocol`` (optional): ``test_cfg`` keys applied after those (the
+training-free configs keep their probability threshold 0.1 and no KP mix), ``name`` (the table's row label, default
+``ours``; ``--name`` wins), ``tuned_per_benchmark`` (False: one protocol for every benchmark).
+
 Missing datasets are skipped with a line saying what is missing; when none is there, the command ends with one
 error line and exit status 2 (after writing the tables with the papers' rows). Written to ``--out-dir``
-(default ``work_dirs/benchmark/<checkpoint name>``): ``table.md`` and ``table.csv`` (Table 1 layout: per-benchmark
-mIoU, TCL's 8-benchmark average and CoDe's 6-benchmark average, the papers' numbers as reference rows) and
-``results.json``. ``--cfg-options`` is applied to every run after the protocol (e.g. ``model.test_cfg.kp_weight=0``).
+(default ``work_dirs/benchmark/<checkpoint name>``): ``table.md`` and ``table.csv`` and ``results.json``. The table
+has a row per PAMR setting with the columns "PAMR" (yes/no), "tuned per benchmark" (yes/no), the per-benchmark mIoU,
+TCL's 8-benchmark and CoDe's 6-benchmark averages and images/s measured in this run (images evaluated over the wall
+time of their test runs: model building excluded, data loading and text embeddings included); then the published
+numbers as reference rows (TCL, CoDe; MaskCLIP as re-run by SCLIP, SCLIP, ClearCLIP, NACLIP: protocols tuned per
+benchmark). ``--cfg-options`` is applied to every run after the protocol (e.g. ``model.test_cfg.kp_weight=0``).
 ``--dump-configs`` writes the full per-benchmark test configs instead (for ``tools/test.py`` / ``dist_test.sh``).
 """
 from __future__ import annotations
@@ -71,6 +79,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help=f'names ({", ".join(BENCHMARKS)}) or dataset config paths')
     p.add_argument('--pamr', choices=['both', 'on', 'off'], default='both')
     p.add_argument('--out-dir', help='where table.md, table.csv, results.json go')
+    p.add_argument('--name', help="row label of this model (default: the config's benchmark_protocol.name, or 'ours')")
     p.add_argument('--work-dir', help='work dir of the runs (logs); default <out-dir>/runs')
     tool.add_cfg_options_arg(p, 'overrides applied to every run (after the benchmark protocol)')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
@@ -163,6 +172,7 @@ def build_run_config(model_cfg: Config, bcfg: Config, info: dict, root: str, pam
     test_cfg.update(proto.get('test_cfg', {}))
     test_cfg['pamr'] = pamr
     test_cfg['bg_thresh'] = 0.4 if pamr else 0.5
+    test_cfg.update((cfg.get('benchmark_protocol', None) or {}).get('test_cfg', {}))    # the method's own keys
     cfg.model.test_cfg = test_cfg
     cfg.setdefault('default_scope', 'mmseg')
     hooks = cfg.get('default_hooks', None) or {}
@@ -180,10 +190,19 @@ def build_run_config(model_cfg: Config, bcfg: Config, info: dict, root: str, pam
     return cfg
 
 
-def run_test(cfg: Config) -> dict:
+def run_test(cfg: Config) -> tuple[dict, int, float]:
+    """Metrics, number of images and seconds of ``runner.test()`` (after the model is built)."""
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg)
-    return dict(runner.test())
+    start = time.perf_counter()
+    metrics = dict(runner.test())
+    return metrics, len(runner.test_dataloader.dataset), time.perf_counter() - start
+
+
+def method_info(model_cfg: Config, name: Optional[str] = None) -> dict:
+    """Row label and "tuned per benchmark" of the model (``benchmark_protocol`` of its config)."""
+    proto = model_cfg.get('benchmark_protocol', None) or {}
+    return dict(name=name or proto.get('name') or 'ours', tuned=bool(proto.get('tuned_per_benchmark', False)))
 
 
 # ----------------------------------------------------------------------------------------------- tables
@@ -200,39 +219,60 @@ def averages(values: dict) -> tuple[Optional[float], bool, Optional[float], bool
     return tuple(out)  # type: ignore[return-value]
 
 
-def table_rows(results: dict, infos: dict) -> list[dict]:
-    """Rows of Table 1: ours (PAMR / no PAMR) then the papers' numbers (reference)."""
+# reference rows: (key in the dataset configs' ``benchmark.paper[setting]``, setting, label, tuned per benchmark).
+# TCL/CoDe evaluate every benchmark with one protocol; the training-free releases set the short side, window, logit
+# scale or threshold per dataset (SCLIP's, ClearCLIP's and NACLIP's configs).
+PAPER_ROWS = (('TCL', 'pamr', 'TCL paper (PAMR)', False),
+              ('TCL', 'no_pamr', 'TCL release, no PAMR (MGCA Tab. 1/2)', False),
+              ('CoDe', 'pamr', 'CoDe paper (PAMR)', False),
+              ('MaskCLIP', 'no_pamr', 'MaskCLIP, SCLIP re-run', True),
+              ('SCLIP', 'no_pamr', 'SCLIP paper', True),
+              ('ClearCLIP', 'no_pamr', 'ClearCLIP paper', True),
+              ('NACLIP', 'no_pamr', 'NACLIP paper', True),
+              ('NACLIP', 'pamr', 'NACLIP release (PAMR)', True))
+
+
+def table_rows(results: dict, infos: dict, method: Optional[dict] = None, speed: Optional[dict] = None) -> list[dict]:
+    """Rows of Table 1: this model (PAMR / no PAMR; label ``method['name']``) then the papers' numbers (reference).
+
+    ``speed``: per setting ``(images, seconds)`` of this run. TCL's and CoDe's paper protocols are one protocol for
+    every benchmark ("tuned per benchmark": no)."""
+    method = method or dict(name='ours', tuned=False)
     rows = []
     for setting in ('pamr', 'no_pamr'):
         if setting in results:
-            rows.append(dict(source='ours', method=f'ours ({"PAMR" if setting == "pamr" else "no PAMR"})',
-                             setting=setting, values=dict(results[setting])))
+            images, seconds = (speed or {}).get(setting, (0, 0.0))
+            rows.append(dict(source='ours', method=f'{method["name"]} ({"PAMR" if setting == "pamr" else "no PAMR"})',
+                             setting=setting, values=dict(results[setting]), tuned=method['tuned'],
+                             ips=images / seconds if seconds > 0 else None))
     names = [n for n in BENCHMARKS if n in infos]
-    for method, setting, label in (('TCL', 'pamr', 'TCL paper (PAMR)'),
-                                   ('TCL', 'no_pamr', 'TCL release, no PAMR (MGCA Tab. 1/2)'),
-                                   ('CoDe', 'pamr', 'CoDe paper (PAMR)')):
+    for method, setting, label, tuned in PAPER_ROWS:
         vals = {n: infos[n]['paper'].get(setting, {}).get(method) for n in names}
         if any(v is not None for v in vals.values()):
-            rows.append(dict(source='paper', method=label, setting=setting, values=vals))
+            rows.append(dict(source='paper', method=label, setting=setting, values=vals, tuned=tuned, ips=None))
     return rows
 
 
 def render_markdown(rows: list[dict], columns: list[str], titles: dict, missing: dict) -> str:
-    head = ['method'] + [titles[c] for c in columns] + ['Avg (8)', 'Avg (6)']
+    head = ['method', 'PAMR', 'tuned per benchmark'] + [titles[c] for c in columns] + ['Avg (8)', 'Avg (6)', 'img/s']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     partial = False
     for row in rows:
         a8, c8, a6, c6 = averages(row['values'])
-        cells = [row['method']] + [_fmt(row['values'].get(c)) for c in columns]
+        cells = [row['method'], _yes(row['setting'] == 'pamr'), _yes(row.get('tuned'))]
+        cells += [_fmt(row['values'].get(c)) for c in columns]
         for avg, complete in ((a8, c8), (a6, c6)):
             if avg is not None and not complete and row['source'] == 'ours':
                 partial = True
                 cells.append(_fmt(avg) + '*')
             else:
                 cells.append(_fmt(avg) if complete else '–')
+        cells.append('–' if row.get('ips') is None else f'{row["ips"]:.2f}')
         lines.append('| ' + ' | '.join(cells) + ' |')
     notes = ['', 'mIoU (%). Avg (8): mean of the 8 benchmarks (TCL Table 1); Avg (6): VOC, Context, Object, Stuff, '
-             'City, ADE (CoDe Table 1). Paper rows are the published numbers, for reference only.']
+             'City, ADE (CoDe Table 1). Paper rows are the published numbers, for reference only. PAMR: mask '
+             'refinement at test time; tuned per benchmark: protocol settings (thresholds, scales) chosen per '
+             'dataset. img/s: images per second of this run (all its benchmarks, wall time of the test loops).']
     if partial:
         notes.append('\\* mean over the benchmarks evaluated here only (not comparable with the paper average).')
     for name, reason in missing.items():
@@ -240,15 +280,22 @@ def render_markdown(rows: list[dict], columns: list[str], titles: dict, missing:
     return '\n'.join(lines + notes) + '\n'
 
 
+def _yes(flag) -> str:
+    return 'yes' if flag else 'no'
+
+
 def write_csv(path: str, rows: list[dict], columns: list[str]) -> None:
     with open(path, 'w', newline='') as f:
         w = csv.writer(f)
-        w.writerow(['source', 'method', 'setting'] + columns + ['avg8', 'avg6'])
+        w.writerow(['source', 'method', 'setting', 'pamr', 'tuned_per_benchmark'] + columns +
+                   ['avg8', 'avg6', 'images_per_s'])
         for row in rows:
             a8, c8, a6, c6 = averages(row['values'])
             vals = ['' if row['values'].get(c) is None else f'{row["values"][c]:.2f}' for c in columns]
-            w.writerow([row['source'], row['method'], row['setting']] + vals +
-                       ['' if a8 is None or not c8 else f'{a8:.2f}', '' if a6 is None or not c6 else f'{a6:.2f}'])
+            w.writerow([row['source'], row['method'], row['setting'], _yes(row['setting'] == 'pamr'),
+                        _yes(row.get('tuned'))] + vals +
+                       ['' if a8 is None or not c8 else f'{a8:.2f}', '' if a6 is None or not c6 else f'{a6:.2f}',
+                        '' if row.get('ips') is None else f'{row["ips"]:.3f}'])
 
 
 # ----------------------------------------------------------------------------------------------- main
@@ -307,6 +354,7 @@ def main(argv=None) -> int:
 
     results: dict = {}
     metrics_all: dict = {}
+    speed: dict = {}                         # setting -> [images, seconds]
     for pamr in settings:
         key = 'pamr' if pamr else 'no_pamr'
         for name, info in infos.items():
@@ -317,7 +365,12 @@ def main(argv=None) -> int:
             thr = cfg.model.test_cfg['bg_thresh']
             bg = f', bg_thresh {thr}' if info.get('background') else ''
             print(f'[benchmark] === {name} ({"PAMR" if pamr else "no PAMR"}{bg}) ===', flush=True)
-            metrics = {k: float(v) for k, v in run_test(cfg).items()}
+            metrics, images, seconds = run_test(cfg)
+            metrics = {k: float(v) for k, v in metrics.items()}
+            metrics['images'], metrics['seconds'] = images, seconds
+            acc = speed.setdefault(key, [0, 0.0])
+            acc[0] += images
+            acc[1] += seconds
             metrics_all.setdefault(key, {})[name] = metrics
             results.setdefault(key, {})[name] = float(metrics['mIoU'])
             print(f'[benchmark] {name} {"PAMR" if pamr else "no PAMR"}: mIoU {metrics["mIoU"]:.2f}', flush=True)
@@ -331,14 +384,16 @@ def main(argv=None) -> int:
         return 0
     columns = [n for n in BENCHMARKS if n in infos] + [n for n in infos if n not in BENCHMARKS]
     titles = {n: infos[n]['title'] for n in infos}
-    rows = table_rows(results, infos)
+    method = method_info(model_cfg, args.name)
+    rows = table_rows(results, infos, method, {k: tuple(v) for k, v in speed.items()})
     md = render_markdown(rows, columns, titles, missing)
     with open(osp.join(out_dir, 'table.md'), 'w') as f:
         f.write(md)
     write_csv(osp.join(out_dir, 'table.csv'), rows, columns)
     with open(osp.join(out_dir, 'results.json'), 'w') as f:
-        json.dump(dict(config=args.config, checkpoint=checkpoint, data_root=args.data_root, miou=results,
-                       metrics=metrics_all, missing=missing), f, indent=1)
+        json.dump(dict(config=args.config, checkpoint=checkpoint, data_root=args.data_root, method=method,
+                       miou=results, metrics=metrics_all, missing=missing,
+                       images_per_s={k: (v[0] / v[1] if v[1] > 0 else None) for k, v in speed.items()}), f, indent=1)
     print('\n' + md)
     print(f'[benchmark] wrote {osp.join(out_dir, "table.md")}, table.csv, results.json')
     if not results:

@@ -114,10 +114,11 @@ def main(argv=None) -> int:
     from mmseg_code.utils import load_config
     cfg = load_config(args.config, args.cfg_options)
     set_strict_loading(cfg.get('load_strict', True))  # --cfg-options load_strict=False: non-strict keys
-    if args.checkpoint is None:
+    training_free = cfg.model.get('type') == 'TrainingFreeSegmentor'      # no weights of its own: none needed
+    if args.checkpoint is None and not training_free:
         print('[demo] no --checkpoint: the model keeps the weights its config builds (random masker for the '
               'plugin configs)', file=sys.stderr)
-    test_cfg = dict(pamr=False, bg_thresh=0.5) if args.no_pamr else None
+    test_cfg = (dict(pamr=False) if training_free else dict(pamr=False, bg_thresh=0.5)) if args.no_pamr else None
     inferencer = OVSegInferencer(cfg, weights=args.checkpoint, vocabulary=args.vocab,
                                  background=args.background, device=args.device, test_cfg=test_cfg)
     pred = inferencer(image)['predictions']

@@ -53,6 +53,11 @@ CODE_CFG = 'configs/code/code_tiny_shapes.py'
 CLIP_CKPT = 'checkpoints/shapes_clip.pth'
 _PRINT_LOCK = threading.Lock()
 FULL = dict(num_train=4000, num_val=200, data='data/synthetic_shapes')
+# --training-free: rows of the training-free methods on the same shapes CLIP and benchmark (no training, checkpoint none)
+TRAINING_FREE = (('MaskCLIP', 'configs/training_free/maskclip/maskclip_shapes.py'),
+                 ('SCLIP', 'configs/training_free/sclip/sclip_shapes.py'),
+                 ('ClearCLIP', 'configs/training_free/clearclip/clearclip_shapes.py'),
+                 ('NACLIP', 'configs/training_free/naclip/naclip_shapes.py'))
 SMOKE = dict(num_train=64, num_val=8, iters=4, batch=4)
 
 
@@ -73,6 +78,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'machine; 1 runs them one after the other)')
     p.add_argument('--iters', type=int, default=None, help='override the training iterations of both methods')
     p.add_argument('--skip-untrained', action='store_true', help='do not evaluate the untrained model')
+    p.add_argument('--training-free', action='store_true',
+                   help='also evaluate MaskCLIP, SCLIP, ClearCLIP and NACLIP (training-free, same CLIP and benchmark)')
     tool.add_debug_arg(p)
     args = p.parse_args(argv)
     for opt in ('threads', 'jobs', 'iters'):
@@ -154,6 +161,14 @@ def train_options(iters: int | None) -> list[str]:
                  f'model.decode_head.unfreeze_iter={max(1, iters // 2)}',
                  f'default_hooks.logger.interval={max(1, min(20, iters // 2))}']
     return opts
+
+
+def evaluate_training_free(test, data: str, clip: str) -> None:
+    """The training-free rows: ``tools/test.py <config> none`` for each of :data:`TRAINING_FREE` on the benchmark
+    ``<data>/seg`` with the shapes CLIP (through ``test``, the main job's evaluation and overlays)."""
+    opts = [f'test_dataloader.dataset.data_root={data}/seg', f'model.clip.pretrained={clip}']
+    for name, cfg in TRAINING_FREE:
+        test(name, cfg, 'none', opts)
 
 
 def read_metrics(work_dir: str) -> dict:
@@ -288,12 +303,13 @@ def main(argv=None) -> int:
     outputs: dict[str, dict] = {}
     overlays_dir = osp.join(work, 'overlays')
 
-    def test(name: str, cfg: str, ckpt: str) -> None:
+    def test(name: str, cfg: str, ckpt: str, opts: list[str] | None = None) -> None:
         wd = osp.join(work, f'test_{name}')
         pred_dir = osp.join(wd, 'pred')
         if osp.isdir(pred_dir):
             shutil.rmtree(pred_dir)
-        run([py, 'tools/test.py', cfg, ckpt, '--work-dir', wd, '--out', pred_dir, '--cfg-options', *common], env,
+        run([py, 'tools/test.py', cfg, ckpt, '--work-dir', wd, '--out', pred_dir, '--cfg-options',
+             *(common if opts is None else opts)], env,
             log=osp.join(work, f'test_{name}.log'))
         results[name] = read_metrics(wd)
         outputs.setdefault(name, {})['overlays'] = draw_overlays(osp.join(ROOT, data, 'seg'), pred_dir,
@@ -302,6 +318,9 @@ def main(argv=None) -> int:
     if not args.skip_untrained:
         banner('3/5 untrained model (CoDe segmenter at initialisation on the shapes CLIP), zero-shot')
         test('untrained', CODE_CFG, 'none')
+    if args.training_free:
+        banner('3/5 (+) training-free MaskCLIP, SCLIP, ClearCLIP, NACLIP on the shapes CLIP, zero-shot')
+        evaluate_training_free(test, data, clip_abs)
 
     methods = (('TCL', TCL_CFG), ('CoDe', CODE_CFG))
     banner(f'4/5 train tiny TCL ({TCL_CFG}) and tiny CoDe ({CODE_CFG})'
@@ -327,7 +346,7 @@ def main(argv=None) -> int:
     banner('results: zero-shot mIoU on the synthetic shapes benchmark'
            + (' (SMOKE: 4 iterations on 8 images, numbers mean nothing)' if args.smoke else ''))
     print(f'{"model":<12}{"mIoU":>8}{"mAcc":>8}{"aAcc":>8}   checkpoint')
-    for name in ('untrained', 'TCL', 'CoDe'):
+    for name in ('untrained', 'TCL', 'CoDe') + tuple(n for n, _ in TRAINING_FREE):
         if name not in results:
             continue
         m = results[name]

@@ -37,7 +37,7 @@ from .tool import UserError
 
 #: top-level keys read by the plugin and its tools (beyond ``Runner``'s arguments)
 TOP_LEVEL_KEYS = ('runner_type', 'custom_imports', 'load_strict', 'reliability_hooks', 'tta_model', 'tta_pipeline',
-                  'benchmark')
+                  'benchmark', 'benchmark_protocol')
 #: keys ``mmengine.optim.build_optim_wrapper`` takes out of ``optim_wrapper`` before building its ``type``
 OPTIM_WRAPPER_KEYS = ('constructor', 'paramwise_cfg', 'optimizer')
 _MISSING = object()

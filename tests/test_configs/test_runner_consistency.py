@@ -32,11 +32,12 @@ def test_runner_triples_consistent(path):
         assert cfg.get('optim_wrapper') is not None, path
 
 
-@pytest.mark.parametrize('method', ['code', 'tcl'])
+@pytest.mark.parametrize('method', ['code', 'tcl', 'training_free'])
 def test_zeroshot_configs_evaluate(method):
     """A zero-shot config is a complete evaluation config (``tools/test.py CONFIG CKPT``)."""
+    prefix = 'configs/training_free/' if method == 'training_free' else f'configs/{method}/zeroshot/'
     for path in CONFIGS:
-        if path.startswith(f'configs/{method}/zeroshot/'):
+        if path.startswith(prefix) and not path.endswith('_vitb16.py'):
             cfg = Config.fromfile(osp.join(ROOT, path))
             assert cfg.test_cfg.type == 'TestLoop' and cfg.test_evaluator.type == 'IoUMetric', path
             assert cfg.test_dataloader.dataset.type, path

@@ -20,13 +20,15 @@ from evalkit import make_voc  # noqa: E402
 TINY_CLIP = ['model.clip.model_name=mmcode-tiny-vit-p16', 'model.clip.pretrained=None']
 
 
-@pytest.mark.parametrize('method', ['code', 'tcl'])
+@pytest.mark.parametrize('method', ['code', 'tcl', 'training_free/sclip'])
 def test_zeroshot_configs_build_with_tiny_clip(method):
     import mmseg_code  # noqa: F401
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
     init_default_scope('mmseg')
-    paths = sorted(glob.glob(osp.join(ROOT, 'configs', method, 'zeroshot', '*.py')))
+    folder = osp.join(ROOT, 'configs', method) if method.startswith('training_free') else \
+        osp.join(ROOT, 'configs', method, 'zeroshot')
+    paths = sorted(p for p in glob.glob(osp.join(folder, '*.py')) if not p.endswith('_vitb16.py'))
     assert len(paths) == 8
     for path in paths:
         cfg = Config.fromfile(path)
@@ -38,11 +40,13 @@ def test_zeroshot_configs_build_with_tiny_clip(method):
 
 
 # ~25 s each on an idle core; TCL's (same protocol, other model base) only with -m slow
-@pytest.mark.parametrize('method', ['code', pytest.param('tcl', marks=pytest.mark.slow)])
+@pytest.mark.parametrize('method', ['code', pytest.param('tcl', marks=pytest.mark.slow), 'training_free/naclip'])
 def test_test_tool_on_zeroshot_config(tmp_path, method):
+    """The training-free config runs without a checkpoint the same way (``none``)."""
     voc = make_voc(tmp_path / 'data')
     env = dict(os.environ, CUDA_VISIBLE_DEVICES='', PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-    cfg = f'configs/{method}/zeroshot/{method}_vitb16_voc21.py'
+    cfg = f'configs/{method}/{method.split("/")[-1]}_vitb16_voc21.py' if method.startswith('training_free') else \
+        f'configs/{method}/zeroshot/{method}_vitb16_voc21.py'
     run = subprocess.run(
         [sys.executable, 'tools/test.py', cfg, 'none', '--work-dir', str(tmp_path / 'wd'), '--cfg-options',
          *TINY_CLIP, f'test_dataloader.dataset.data_root={voc}', 'test_dataloader.num_workers=0'],

@@ -59,11 +59,23 @@ def test_benchmark_table_numbers(tmp_path, voc_root, hand_made_scores, capsys):
 
     md = (out / 'table.md').read_text()
     header = md.splitlines()[0]
-    assert header.split('|')[1:-1] == [' method ', ' VOC ', ' Context ', ' VOC20 ', ' Avg (8) ', ' Avg (6) ']
+    assert header.split('|')[1:-1] == [' method ', ' PAMR ', ' tuned per benchmark ', ' VOC ', ' Context ', ' VOC20 ',
+                                       ' Avg (8) ', ' Avg (6) ', ' img/s ']
     line = next(ln for ln in md.splitlines() if ln.startswith('| ours (PAMR)'))
     cells = [c.strip() for c in line.split('|')[1:-1]]
-    assert cells[1:4] == [f'{VOC21_PAMR:.1f}', '–', f'{VOC20:.1f}']
-    assert cells[4] == f'{(VOC21_PAMR + VOC20) / 2:.1f}*'       # partial mean, flagged
+    assert cells[1:3] == ['yes', 'no']
+    assert cells[3:6] == [f'{VOC21_PAMR:.1f}', '–', f'{VOC20:.1f}']
+    assert cells[6] == f'{(VOC21_PAMR + VOC20) / 2:.1f}*'       # partial mean, flagged
+    # images/s of this run: the 6 images (3 per benchmark) over the seconds of their two test runs
+    res = json.loads((out / 'results.json').read_text())
+    runs = res['metrics']['pamr']
+    assert [runs[n]['images'] for n in ('voc21', 'voc20')] == [3, 3]
+    ips = 6 / (runs['voc21']['seconds'] + runs['voc20']['seconds'])
+    assert res['images_per_s']['pamr'] == pytest.approx(ips)
+    assert float(cells[8]) == pytest.approx(ips, abs=0.006) and float(ours['images_per_s']) == pytest.approx(ips, 1e-3)
+    assert (ours['pamr'], ours['tuned_per_benchmark'], ours_np['pamr']) == ('yes', 'no', 'no')
+    paper = next(ln for ln in md.splitlines() if ln.startswith('| TCL paper (PAMR)'))
+    assert [c.strip() for c in paper.split('|')[1:-1]][-1] == '–'     # no speed for published numbers
     assert 'Context (context60) not evaluated' in md
 
     res = json.loads((out / 'results.json').read_text())
@@ -88,13 +100,26 @@ def test_full_table_layout_lists_all_benchmarks_missing(tmp_path, capsys):
         assert f'SKIP {name}' in printed
     header = (tmp_path / 'o' / 'table.md').read_text().splitlines()[0]
     assert [c.strip() for c in header.split('|')[1:-1]] == [
-        'method', 'VOC', 'Context', 'Object', 'VOC20', 'Context59', 'Stuff', 'City', 'ADE', 'Avg (8)', 'Avg (6)']
+        'method', 'PAMR', 'tuned per benchmark', 'VOC', 'Context', 'Object', 'VOC20', 'Context59', 'Stuff', 'City',
+        'ADE', 'Avg (8)', 'Avg (6)', 'img/s']
     rows = list(csv.DictReader(open(tmp_path / 'o' / 'table.csv')))
     tcl = next(r for r in rows if r['method'] == 'TCL paper (PAMR)')
     code = next(r for r in rows if r['method'] == 'CoDe paper (PAMR)')
     # the papers' averages: TCL 37.2 over 8 (its Table 1), CoDe 31.8 over 6 (its Table 1)
     assert float(tcl['avg8']) == pytest.approx(37.2, abs=0.05)
     assert float(code['avg6']) == pytest.approx(31.8, abs=0.05)
+    assert (tcl['tuned_per_benchmark'], code['pamr']) == ('no', 'yes')
+    # training-free references (anchors: SCLIP 31.8 on CoDe's six, NACLIP 33.4 / 36.4 with PAMR, avg8 38.2 / 39.4)
+    by = {r['method']: r for r in rows}
+    assert float(by['SCLIP paper']['avg6']) == pytest.approx(31.8, abs=0.05)
+    assert float(by['SCLIP paper']['avg8']) == pytest.approx(38.2, abs=0.05)
+    assert float(by['NACLIP paper']['avg6']) == pytest.approx(33.4, abs=0.05)
+    assert float(by['NACLIP paper']['avg8']) == pytest.approx(39.4, abs=0.05)
+    assert float(by['NACLIP release (PAMR)']['avg6']) == pytest.approx(36.4, abs=0.05)
+    assert float(by['ClearCLIP paper']['avg8']) == pytest.approx(38.1, abs=0.05)
+    assert float(by['MaskCLIP, SCLIP re-run']['avg8']) == pytest.approx(30.25, abs=0.01)     # 30.3 rounded
+    assert all(by[m]['tuned_per_benchmark'] == 'yes' for m in ('SCLIP paper', 'NACLIP release (PAMR)'))
+    assert by['NACLIP release (PAMR)']['pamr'] == 'yes' and by['SCLIP paper']['pamr'] == 'no'
 
 
 def test_dump_configs_for_test_tool(tmp_path):
@@ -111,3 +136,33 @@ def test_dump_configs_for_test_tool(tmp_path):
             assert c.model.test_cfg['mode'] == 'slide' and c.model.test_cfg['crop_size'] == (448, 448)
             assert c.test_dataloader.dataset.data_root.startswith(str(tmp_path / 'd'))
             assert c.test_cfg == dict(type='TestLoop') and c.train_dataloader is None
+
+
+def test_benchmark_runs_a_training_free_config(tmp_path, voc_root, monkeypatch):
+    """The training-free config through the same tool, checkpoint ``none``: its protocol (probability threshold 0.1,
+    no KP) survives the benchmark's PAMR settings, its row is labelled with the method, not tuned per benchmark."""
+    from mmseg_code.models.heads.open_vocab_head import OpenVocabularyHead
+    seen = []
+    orig = OpenVocabularyHead.predict_by_feat
+
+    def spy(self, feats, images, clip_feats, classes, test_cfg):
+        seen.append((type(self).__name__, self.last_block, test_cfg['pamr'], test_cfg['bg_thresh'],
+                     test_cfg['kp_weight']))
+        return orig(self, feats, images, clip_feats, classes, test_cfg)
+
+    monkeypatch.setattr(OpenVocabularyHead, 'predict_by_feat', spy)
+    out = tmp_path / 'bench'
+    cfg = osp.join(benchmark.ROOT, 'configs/training_free/naclip/naclip_vitb16.py')
+    rc = benchmark.main([cfg, 'none', '--data-root', voc_root, '--out-dir', str(out), '--benchmarks', 'voc21',
+                         '--cfg-options', 'model.clip.model_name=mmcode-tiny-vit-p16', 'model.clip.pretrained=None',
+                         *SMALL])
+    assert rc == 0
+    # 3 images, one window each, PAMR run then no-PAMR run: bg_thresh stays the method's 0.1, KP mix off
+    assert seen == [('TrainingFreeHead', 'naclip', True, 0.1, 0.0)] * 3 + [('TrainingFreeHead', 'naclip', False, 0.1,
+                                                                             0.0)] * 3
+    rows = {r['method']: r for r in csv.DictReader(open(out / 'table.csv'))}
+    for label, pamr in (('NACLIP (PAMR)', 'yes'), ('NACLIP (no PAMR)', 'no')):
+        row = rows[label]
+        assert (row['pamr'], row['tuned_per_benchmark']) == (pamr, 'no')
+        assert 0 <= float(row['voc21']) <= 100 and float(row['images_per_s']) > 0
+    assert 'NACLIP (PAMR) | yes | no |' in (out / 'table.md').read_text()

@@ -50,9 +50,28 @@ def official_masker(sd, double, block_index):
 
 def junk(sd):
     """Keys a training checkpoint also has and the converter must drop."""
-    return {'clip_image_encoder.clip_visual.conv1.weight': torch.zeros(2), 'tcli_loss.logit_scale': torch.tensor(1.),
-            'tclf_loss.logit_scale': torch.tensor(1.), 'pamr.aff_x.kernel': torch.zeros(8, 1, 3, 3),
+    return {'clip_image_encoder.clip_visual.conv1.weight': torch.zeros(2), 'pamr.aff_x.kernel': torch.zeros(8, 1, 3, 3),
             'frozen_clip.positional_embedding': torch.zeros(3)}
+
+
+# learned temperatures of an official training checkpoint (log 1/τ; init log(1/0.07) = 2.659), kept by the converters
+TEMPS = {'tcli_loss.logit_scale': ('loss_seg.infonce_img.logit_scale', torch.tensor(3.1)),
+         'tclf_loss.logit_scale': ('loss_seg.infonce_feat.logit_scale', torch.tensor(2.2))}
+HCL_TEMP = {'hcl_loss.logit_scale': ('hcl_loss.logit_scale', torch.tensor(4.0))}
+
+
+def official_code(sd):
+    """The masker keys plus CoDe's own (names from 072jiajia/Image-Text-Co-Decomposition)."""
+    off = official_masker(sd, double=False, block_index=11)
+    off['clip_text_encoder.prompt_learner.ctx'] = sd['text_encoder.noun_prompt.ctx']
+    off['learnable_image_bg'] = sd['region_prompt.prompt']
+    off['bg_text'] = sd['word_prompt.prompt'].unsqueeze(1)             # official shape [77, 1, C]
+    off['text_mask_w'] = sd['text_segmenter.logit_scale']
+    off['text_mask_b'] = sd['text_segmenter.logit_bias']
+    for i in range(2):
+        for p in BLOCK:
+            off[f'text_decoder.transformer.resblocks.{i}.{p}'] = sd[f'text_segmenter.blocks.{i}.{p}']
+    return off
 
 
 def predictions(model, img):
@@ -101,29 +120,24 @@ def test_tcl_release_conversion(tmp_path, block_index):
     n_official = len(off)
     assert n_official == 12 + 2 * 2 * 5 + 3 + 2
     off.update(junk(sd))
-    ckpt = check_round_trip(src, off, tcl2mmseg, 'configs/tcl/tcl_tiny.py', tmp_path,
-                            masker_mapping(True, block_index))
-    assert len(ckpt['state_dict']) == n_official                       # junk dropped
-    assert not any(k.startswith(('clip', 'loss', 'pamr')) for k in ckpt['state_dict'])
+    off.update({k: v for k, (_, v) in TEMPS.items()})
+    mapping = masker_mapping(True, block_index)
+    mapping.update({k: n for k, (n, _) in TEMPS.items()})
+    ckpt = check_round_trip(src, off, tcl2mmseg, 'configs/tcl/tcl_tiny.py', tmp_path, mapping)
+    assert len(ckpt['state_dict']) == n_official + 2                   # junk dropped, temperatures kept
+    assert not any(k.startswith(('clip', 'pamr')) for k in ckpt['state_dict'])
+    assert {k for k in ckpt['state_dict'] if k.startswith('loss')} == {n for n, _ in TEMPS.values()}
 
 
 def test_code_release_conversion(tmp_path):
     src = build('configs/code/code_tiny.py', seed=0)
     sd = src.state_dict()
-    off = official_masker(sd, double=False, block_index=11)
-    # CoDe-specific keys (names from 072jiajia/Image-Text-Co-Decomposition)
-    off['clip_text_encoder.prompt_learner.ctx'] = sd['text_encoder.noun_prompt.ctx']
-    off['learnable_image_bg'] = sd['region_prompt.prompt']
-    off['bg_text'] = sd['word_prompt.prompt'].unsqueeze(1)             # official shape [77, 1, C]
-    off['text_mask_w'] = sd['text_segmenter.logit_scale']
-    off['text_mask_b'] = sd['text_segmenter.logit_bias']
-    for i in range(2):
-        for p in BLOCK:
-            off[f'text_decoder.transformer.resblocks.{i}.{p}'] = sd[f'text_segmenter.blocks.{i}.{p}']
+    off = official_code(sd)
     off.update(junk(sd))
     off['clip_text_encoder.prompt_learner.token_prefix'] = torch.zeros(1, 1, 4)
-    off['hcl_loss.logit_scale'] = torch.tensor(2.)
+    off.update({k: v for k, (_, v) in dict(TEMPS, **HCL_TEMP).items()})
     mapping = masker_mapping(False, 11)
+    mapping.update({k: n for k, (n, _) in dict(TEMPS, **HCL_TEMP).items()})
     mapping.update({'clip_text_encoder.prompt_learner.ctx': 'text_encoder.noun_prompt.ctx',
                     'learnable_image_bg': 'region_prompt.prompt', 'bg_text': 'word_prompt.prompt',
                     'text_mask_w': 'text_segmenter.logit_scale', 'text_mask_b': 'text_segmenter.logit_bias'})
@@ -131,6 +145,35 @@ def test_code_release_conversion(tmp_path):
                     for i in range(2) for p in BLOCK})
     ckpt = check_round_trip(src, off, code2mmseg, 'configs/code/code_tiny.py', tmp_path, mapping)
     assert ckpt['state_dict']['word_prompt.prompt'].shape == sd['word_prompt.prompt'].shape
+    assert ckpt['state_dict']['hcl_loss.logit_scale'].shape == ()
+
+
+@pytest.mark.parametrize('converter,config,temps', [(tcl2mmseg, 'configs/tcl/tcl_tiny.py', TEMPS),
+                                                    (code2mmseg, 'configs/code/code_tiny.py', dict(TEMPS, **HCL_TEMP))])
+def test_temperatures_resume_training_and_stay_optional(tmp_path, converter, config, temps):
+    """Training from a converted checkpoint uses the official learned temperatures (not 1/0.07); a conversion
+    without them (--drop-temperatures, or a release that has none) still loads strictly for inference."""
+    src = build(config, seed=0)
+    sd = src.state_dict()
+    off = official_code(sd) if converter is code2mmseg else official_masker(sd, double=True, block_index=11)
+    off.update({k: v for k, (_, v) in temps.items()})
+    path = tmp_path / 'official.pth'
+    torch.save({'model': off}, path)
+    for flags, kept in (([], True), (['--drop-temperatures'], False)):
+        dst = tmp_path / f'converted{len(flags)}.pth'
+        assert converter.main([str(path), str(dst)] + flags) == 0
+        model = build(config, seed=1)
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        load_checkpoint(model, str(dst), map_location='cpu')        # the plugin's strict key check is active
+        got = model.state_dict()
+        for name, value in temps.values():
+            torch.testing.assert_close(got[name], value if kept else before[name])   # else: the model's own
+        model.set_vocabulary(['background', 'circle', 'square'])
+        assert model.predict(torch.rand(1, 3, 32, 32))[0].seg_logits.data.shape[0] == 3
+    # the temperature a resumed training step uses is the official one: exp(logit_scale)
+    model = build(config, seed=1)
+    load_checkpoint(model, str(tmp_path / 'converted0.pth'), map_location='cpu')
+    torch.testing.assert_close(model.loss_seg.infonce_img.scale(), torch.tensor(3.1).exp())
 
 
 def test_unknown_keys_and_two_blocks_are_errors(tmp_path):

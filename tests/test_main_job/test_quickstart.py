@@ -99,3 +99,31 @@ def test_quickstart_smoke(tmp_path):
         assert o['curve'] and osp.isfile(o['curve'])
         assert o['overlays'] and all(osp.isfile(p) for p in o['overlays'])
     assert 'mIoU' in summary['results']['untrained']
+
+
+@pytest.mark.skipif(not osp.isfile(CLIP), reason='checkpoints/shapes_clip.pth not present')
+def test_training_free_rows_build_on_the_shapes_clip(tmp_path):
+    """``--training-free``: each training-free config is evaluated by the main job's ``test`` with checkpoint ``none``,
+    the benchmark root and the CLIP; each builds on the shapes CLIP with the benchmark's vocabulary and predicts."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    from mmseg.structures import SegDataSample
+    import mmseg_code  # noqa: F401
+    qs = load_quickstart()
+    calls = []
+    qs.evaluate_training_free(lambda *a: calls.append(a), 'data/synthetic_shapes', CLIP)
+    assert [c[0] for c in calls] == ['MaskCLIP', 'SCLIP', 'ClearCLIP', 'NACLIP']
+    assert all(c[2] == 'none' and c[3] == ['test_dataloader.dataset.data_root=data/synthetic_shapes/seg',
+                                           f'model.clip.pretrained={CLIP}'] for c in calls)
+    init_default_scope('mmseg')
+    for name, cfg_path, _, _ in calls:
+        cfg = Config.fromfile(osp.join(ROOT, cfg_path))
+        assert cfg.model.clip.model_name == 'mmcode-shapes-vit' and cfg.model.test_cfg.bg_thresh == 0.5
+        assert cfg.benchmark_protocol.name == name
+        model = MODELS.build(cfg.model).eval()
+        model.set_vocabulary(['background', 'circle', 'square', 'triangle', 'star'])
+        meta = dict(ori_shape=(64, 64), img_shape=(64, 64), pad_shape=(64, 64), padding_size=[0, 0, 0, 0])
+        out = model.predict(torch.zeros(1, 3, 64, 64), [SegDataSample(metainfo=meta)])[0]
+        assert out.seg_logits.data.shape == (5, 64, 64), name

@@ -123,6 +123,17 @@ def test_train_misspelt_option_one_line_before_the_run(tmp_path):
     _one_error_line(proc, 'train.py', "train_dataloader.batch_size='two': expects a number (now 4), got a string")
 
 
+def test_train_amp_on_cpu_is_refused_in_one_line(tmp_path):
+    """The README's paper command trains fp16 with --amp (the official code always does); on a machine without a
+    GPU, MMEngine's AmpOptimWrapper would assert deep inside the runner: the tool stops first, with one line."""
+    work = tmp_path / 'work'
+    proc = _run([osp.join(TOOLS, 'train.py'), 'configs/code/code_tiny.py', '--work-dir', str(work), '--amp'],
+                cwd=tmp_path, timeout=600)
+    _one_error_line(proc, 'train.py', '--amp needs a GPU')
+    assert 'train on CPU without --amp' in proc.stderr
+    assert not list(work.glob('*/*.log'))  # no run was started
+
+
 def test_train_unwritable_work_dir(tmp_path):
     (tmp_path / 'a_file').write_text('')
     proc = _run([osp.join(TOOLS, 'train.py'), 'configs/code/code_tiny.py', '--work-dir', 'a_file/run'],

@@ -13,11 +13,14 @@ its OmegaConf config, hence ``--trust``). Key layout (official → plugin), on t
     bg_text                                       [77, 1, 512]    → word_prompt.prompt [77, 512]   (P_t)
     text_decoder.transformer.resblocks.<i>.<p>                    → text_segmenter.blocks.<i>.<p>  (2 blocks)
     text_mask_w, text_mask_b                                      → text_segmenter.logit_scale, .logit_bias
+    tcli_loss.logit_scale, tclf_loss.logit_scale                  → loss_seg.infonce_{img,feat}.logit_scale
+    hcl_loss.logit_scale    (L_hcl temperature, log 1/τ)          → hcl_loss.logit_scale
 
-Dropped: ``module.``; ``frozen_clip.*``, ``clip_image_encoder.*``, ``clip_text_encoder.*`` other than ``ctx``
-(frozen CLIP copies and the derived ``token_prefix`` buffer); ``tcli_loss.*``, ``tclf_loss.*``, ``hcl_loss.*``
-(temperatures); ``pamr.*``. For inference only the masker and ``text_encoder.noun_prompt.ctx`` matter (CoDe's
-masker prompts bare class names with the learned context).
+The three InfoNCE temperatures are kept (``--drop-temperatures`` leaves them out), so resumed training continues with
+the learned values instead of 1/0.07. Dropped: ``module.``; ``frozen_clip.*``, ``clip_image_encoder.*``,
+``clip_text_encoder.*`` other than ``ctx`` (frozen CLIP copies and the derived ``token_prefix`` buffer); ``pamr.*``.
+For inference only the masker and ``text_encoder.noun_prompt.ctx`` matter (CoDe's masker prompts bare class names with
+the learned context).
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import tcl2mmseg  # noqa: E402
 
 TEXT_BLOCK = re.compile(r'^text_decoder\.transformer\.resblocks\.(\d+)\.(.+)$')
+TEMPERATURES = dict(tcl2mmseg.TEMPERATURES, **{'hcl_loss.logit_scale': 'hcl_loss.logit_scale'})
 
 
 def convert_code_key(key: str, value: torch.Tensor) -> Optional[tuple]:
@@ -56,18 +60,18 @@ def convert_code_key(key: str, value: torch.Tensor) -> Optional[tuple]:
     return None
 
 
-def convert(state_dict: dict, allow_unknown: bool = False):
+def convert(state_dict: dict, allow_unknown: bool = False, keep_temperatures: bool = True):
     """``(converted, dropped_keys, unknown_keys)`` for an official CoDe state dict."""
-    return tcl2mmseg.convert(state_dict, extra=convert_code_key, allow_unknown=allow_unknown)
+    return tcl2mmseg.convert(state_dict, extra=convert_code_key, allow_unknown=allow_unknown,
+                             temperatures=TEMPERATURES, keep_temperatures=keep_temperatures)
 
 
 def main(argv=None) -> int:
     args = tcl2mmseg.parse_args(argv, description=__doc__)
     sd = tcl2mmseg.extract_state_dict(tcl2mmseg.load(args.src, args.trust))
-    out, dropped, unknown = convert(sd, allow_unknown=args.allow_unknown)
+    out, dropped, unknown = convert(sd, allow_unknown=args.allow_unknown, keep_temperatures=not args.drop_temperatures)
     tcl2mmseg.save(out, args.dst, 'CoDe release (072jiajia/Image-Text-Co-Decomposition)')
-    print(f'converted {len(out)} tensors, dropped {len(dropped)} (CLIP copies, loss temperatures, PAMR buffers), '
-          f'skipped {len(unknown)} unknown -> {args.dst}')
+    tcl2mmseg.report(out, dropped, unknown, args.dst)
     return 0
 
 

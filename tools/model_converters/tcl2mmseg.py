@@ -14,10 +14,17 @@ The release holds only the learned masker (``ckpt['model']``); the frozen CLIP V
         (<q>: norm.weight, norm.bias, conv.weight, conv.bias; gate.gate → gate)
     masker.image_encoder.decoder.image_proj.{ln.weight,ln.bias,proj} → decode_head.image_proj.{...}
     masker.sim2mask.{w,b}                                            → decode_head.sim2mask.{w,b}
+    tcli_loss.logit_scale   (TCL_v temperature, log 1/τ)             → loss_seg.infonce_img.logit_scale
+    tclf_loss.logit_scale   (TCL_f temperature, log 1/τ)             → loss_seg.infonce_feat.logit_scale
 
-Dropped: a leading ``module.``; ``clip_*`` and ``frozen_clip.*`` (frozen CLIP copies), ``*_loss.*`` (InfoNCE
-temperatures, training only), ``pamr.*`` (buffers), ``masker.image_encoder.backbone.{ln_post,proj}`` (Identity/None in
-the release). Any other key is an error (the layout is not the one documented), unless ``--allow-unknown``.
+The InfoNCE temperatures are kept (same parametrisation: a scalar log(1/τ), exp clamped at 100), so training resumed
+from a converted checkpoint continues with the learned temperatures instead of restarting them at 1/0.07; a release
+without them loads too (the loss modules are optional prefixes of the plugin's segmentors), and they play no part in
+inference. ``--drop-temperatures`` leaves them out.
+
+Dropped: a leading ``module.``; ``clip_*`` and ``frozen_clip.*`` (frozen CLIP copies), other ``*_loss.*`` keys,
+``pamr.*`` (buffers), ``masker.image_encoder.backbone.{ln_post,proj}`` (Identity/None in the release). Any other key is
+an error (the layout is not the one documented), unless ``--allow-unknown``.
 Output: an mmengine checkpoint ``{'state_dict': ..., 'meta': {...}}`` loadable by ``tools/test.py``,
 ``MMSegInferencer`` and ``OVSegInferencer`` (missing ``clip.*`` keys are expected: CLIP comes from the config).
 """
@@ -39,6 +46,9 @@ DROP = [
     re.compile(r'^(frozen_)?clip_'), re.compile(r'^frozen_clip\.'), re.compile(r'(^|\.)[a-z]*_loss\.'),
     re.compile(r'^pamr\.'), re.compile(r'^masker\.image_encoder\.backbone\.(ln_post\.|proj$)'),
 ]
+# official loss temperature → plugin key (TCL's InfoNCE modules; code2mmseg adds CoDe's hcl_loss)
+TEMPERATURES = {'tcli_loss.logit_scale': 'loss_seg.infonce_img.logit_scale',
+                'tclf_loss.logit_scale': 'loss_seg.infonce_feat.logit_scale'}
 BLOCK_PARAMS = {'ln_1.weight', 'ln_1.bias', 'attn.in_proj_weight', 'attn.in_proj_bias', 'attn.out_proj.weight',
                 'attn.out_proj.bias', 'ln_2.weight', 'ln_2.bias', 'mlp.c_fc.weight', 'mlp.c_fc.bias',
                 'mlp.c_proj.weight', 'mlp.c_proj.bias'}
@@ -96,17 +106,30 @@ def block_index_of(state_dict: dict) -> Optional[int]:
     return idx.pop() if idx else None
 
 
+def convert_temperature(key: str, value: torch.Tensor, temperatures: dict) -> Optional[tuple]:
+    """Plugin (name, scalar tensor) of an official loss temperature, or None if ``key`` is not one."""
+    if key not in temperatures:
+        return None
+    if value.numel() != 1:
+        raise ValueError(f'{key}: expected a scalar logit scale, got shape {tuple(value.shape)}')
+    return temperatures[key], value.reshape(())
+
+
 def convert(state_dict: dict, extra: Optional[Callable[[str, torch.Tensor], Optional[tuple]]] = None,
-            allow_unknown: bool = False) -> tuple[OrderedDict, list, list]:
+            allow_unknown: bool = False, temperatures: Optional[dict] = None,
+            keep_temperatures: bool = True) -> tuple[OrderedDict, list, list]:
     """Convert an official state dict.
 
     Args:
         state_dict: official keys (``module.`` prefixes allowed).
         extra: optional ``(key, tensor) -> (new_key, new_tensor) | None`` for method-specific keys (CoDe).
         allow_unknown: skip unknown keys instead of raising.
+        temperatures: official → plugin names of the loss temperatures (default :data:`TEMPERATURES`).
+        keep_temperatures: convert the loss temperatures (else they are dropped).
     Returns:
         ``(converted, dropped_keys, unknown_keys)``.
     """
+    temperatures = TEMPERATURES if temperatures is None else temperatures
     state_dict = strip_module(state_dict)
     block_index = block_index_of(state_dict)
     out, dropped, unknown = OrderedDict(), [], []
@@ -114,6 +137,10 @@ def convert(state_dict: dict, extra: Optional[Callable[[str, torch.Tensor], Opti
         new = convert_masker_key(key, block_index)
         if new is not None:
             out[new] = value
+            continue
+        got = convert_temperature(key, value, temperatures) if keep_temperatures else None
+        if got is not None:
+            out[got[0]] = got[1]
             continue
         got = extra(key, value) if extra is not None else None
         if got is not None:
@@ -160,16 +187,24 @@ def parse_args(argv=None, description: str = __doc__) -> argparse.Namespace:
     p.add_argument('--allow-unknown', action='store_true', help='skip keys outside the documented layout')
     p.add_argument('--trust', action='store_true',
                    help='unpickle the source fully (it pickles its config); only for files you trust')
+    p.add_argument('--drop-temperatures', action='store_true',
+                   help='leave out the loss temperatures (kept by default, for resuming training)')
     return p.parse_args(argv)
+
+
+def report(out: OrderedDict, dropped: list, unknown: list, dst: str) -> None:
+    temps = sum(1 for k in out if k.endswith('logit_scale') and 'loss' in k)
+    print(f'converted {len(out)} tensors ({temps} loss temperatures), dropped {len(dropped)} (CLIP copies, PAMR '
+          f'buffers), skipped {len(unknown)} unknown -> {dst}')
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     sd = extract_state_dict(load(args.src, args.trust))
-    out, dropped, unknown = convert(sd, allow_unknown=args.allow_unknown)
+    out, dropped, unknown = convert(sd, allow_unknown=args.allow_unknown,
+                                    keep_temperatures=not args.drop_temperatures)
     save(out, args.dst, 'TCL release (kakaobrain/tcl)')
-    print(f'converted {len(out)} tensors, dropped {len(dropped)} (CLIP copies, loss temperatures, PAMR buffers), '
-          f'skipped {len(unknown)} unknown -> {args.dst}')
+    report(out, dropped, unknown, args.dst)
     return 0
 
 

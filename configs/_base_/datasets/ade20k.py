@@ -19,6 +19,8 @@ benchmark = dict(
     data_subdir='ade/ADEChallengeData2016',   # relative to tools/benchmark.py --data-root
     background=False,
     # paper mIoU (for reference only): TCL CVPR'23 Table 1 (PAMR); CoDe CVPR'24 Table 1 (PAMR);
-    # TCL without PAMR as reported by MGCA (ECCV'24) for the official checkpoint.
-    paper=dict(pamr={'TCL': 17.1, 'CoDe': 17.7}, no_pamr={'TCL': 14.9}),
+    # TCL without PAMR as reported by MGCA (ECCV'24) for the official checkpoint; training-free (no PAMR): MaskCLIP as
+    # re-run by SCLIP, SCLIP/ClearCLIP/NACLIP papers, NACLIP with PAMR its README.
+    paper=dict(pamr={'TCL': 17.1, 'CoDe': 17.7, 'NACLIP': 19.05}, no_pamr={'TCL': 14.9, 'MaskCLIP': 11.9, 'SCLIP': 16.1,
+                                        'ClearCLIP': 16.7, 'NACLIP': 17.4}),
     model=dict(vocabulary='{{fileDirname}}/../../vocab/ade20k.txt'))

@@ -20,6 +20,8 @@ benchmark = dict(
     data_subdir='cityscapes',   # relative to tools/benchmark.py --data-root
     background=False,
     # paper mIoU (for reference only): TCL CVPR'23 Table 1 (PAMR); CoDe CVPR'24 Table 1 (PAMR);
-    # TCL without PAMR as reported by MGCA (ECCV'24) for the official checkpoint.
-    paper=dict(pamr={'TCL': 24.0, 'CoDe': 28.9}, no_pamr={'TCL': 23.1}),
+    # TCL without PAMR as reported by MGCA (ECCV'24) for the official checkpoint; training-free (no PAMR): MaskCLIP as
+    # re-run by SCLIP, SCLIP/ClearCLIP/NACLIP papers, NACLIP with PAMR its README.
+    paper=dict(pamr={'TCL': 24.0, 'CoDe': 28.9, 'NACLIP': 38.27}, no_pamr={'TCL': 23.1, 'MaskCLIP': 24.9, 'SCLIP': 32.2,
+                                        'ClearCLIP': 30.0, 'NACLIP': 35.5}),
     model=dict(vocabulary='{{fileDirname}}/../../vocab/cityscapes.txt'))

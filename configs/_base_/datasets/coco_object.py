@@ -20,6 +20,8 @@ benchmark = dict(
     data_subdir='coco_stuff164k',   # relative to tools/benchmark.py --data-root
     background=True,
     # paper mIoU (for reference only): TCL CVPR'23 Table 1 (PAMR); CoDe CVPR'24 Table 1 (PAMR);
-    # TCL without PAMR as reported by MGCA (ECCV'24) for the official checkpoint.
-    paper=dict(pamr={'TCL': 31.6, 'CoDe': 32.3}, no_pamr={'TCL': 30.4}),
+    # TCL without PAMR as reported by MGCA (ECCV'24) for the official checkpoint; training-free (no PAMR): MaskCLIP as
+    # re-run by SCLIP, SCLIP/ClearCLIP/NACLIP papers, NACLIP with PAMR its README.
+    paper=dict(pamr={'TCL': 31.6, 'CoDe': 32.3, 'NACLIP': 36.19}, no_pamr={'TCL': 30.4, 'MaskCLIP': 20.6, 'SCLIP': 30.5,
+                                        'ClearCLIP': 33.0, 'NACLIP': 33.2}),
     model=dict(vocabulary='{{fileDirname}}/../../vocab/coco_object.txt'))

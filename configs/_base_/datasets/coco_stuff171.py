@@ -20,6 +20,8 @@ benchmark = dict(
     data_subdir='coco_stuff164k',   # relative to tools/benchmark.py --data-root
     background=False,
     # paper mIoU (for reference only): TCL CVPR'23 Table 1 (PAMR); CoDe CVPR'24 Table 1 (PAMR);
-    # TCL without PAMR as reported by MGCA (ECCV'24) for the official checkpoint.
-    paper=dict(pamr={'TCL': 22.4, 'CoDe': 23.9}, no_pamr={'TCL': 19.6}),
+    # TCL without PAMR as reported by MGCA (ECCV'24) for the official checkpoint; training-free (no PAMR): MaskCLIP as
+    # re-run by SCLIP, SCLIP/ClearCLIP/NACLIP papers, NACLIP with PAMR its README.
+    paper=dict(pamr={'TCL': 22.4, 'CoDe': 23.9, 'NACLIP': 25.69}, no_pamr={'TCL': 19.6, 'MaskCLIP': 16.7, 'SCLIP': 22.4,
+                                        'ClearCLIP': 23.9, 'NACLIP': 23.3}),
     model=dict(vocabulary='{{fileDirname}}/../../vocab/coco_stuff171.txt'))

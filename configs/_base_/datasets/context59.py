@@ -20,6 +20,8 @@ benchmark = dict(
     data_subdir='VOCdevkit/VOC2010',   # relative to tools/benchmark.py --data-root
     background=False,
     # paper mIoU (for reference only): TCL CVPR'23 Table 1 (PAMR); CoDe CVPR'24 Table 1 (PAMR);
-    # TCL without PAMR as reported by MGCA (ECCV'24) for the official checkpoint.
-    paper=dict(pamr={'TCL': 33.9}, no_pamr={'TCL': 30.3}),
+    # TCL without PAMR as reported by MGCA (ECCV'24) for the official checkpoint; training-free (no PAMR): MaskCLIP as
+    # re-run by SCLIP, SCLIP/ClearCLIP/NACLIP papers, NACLIP with PAMR its README.
+    paper=dict(pamr={'TCL': 33.9, 'NACLIP': 38.35}, no_pamr={'TCL': 30.3, 'MaskCLIP': 26.4, 'SCLIP': 34.2,
+                                        'ClearCLIP': 35.9, 'NACLIP': 35.2}),
     model=dict(vocabulary='{{fileDirname}}/../../vocab/context59.txt'))

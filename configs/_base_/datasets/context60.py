@@ -20,6 +20,8 @@ benchmark = dict(
     data_subdir='VOCdevkit/VOC2010',   # relative to tools/benchmark.py --data-root
     background=True,
     # paper mIoU (for reference only): TCL CVPR'23 Table 1 (PAMR); CoDe CVPR'24 Table 1 (PAMR);
-    # TCL without PAMR as reported by MGCA (ECCV'24) for the official checkpoint.
-    paper=dict(pamr={'TCL': 30.4, 'CoDe': 30.5}, no_pamr={'TCL': 24.3}),
+    # TCL without PAMR as reported by MGCA (ECCV'24) for the official checkpoint; training-free (no PAMR): MaskCLIP as
+    # re-run by SCLIP, SCLIP/ClearCLIP/NACLIP papers, NACLIP with PAMR its README.
+    paper=dict(pamr={'TCL': 30.4, 'CoDe': 30.5, 'NACLIP': 34.99}, no_pamr={'TCL': 24.3, 'MaskCLIP': 23.2, 'SCLIP': 30.4,
+                                        'ClearCLIP': 32.6, 'NACLIP': 32.2}),
     model=dict(vocabulary='{{fileDirname}}/../../vocab/context60.txt'))

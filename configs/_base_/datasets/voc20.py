@@ -21,6 +21,8 @@ benchmark = dict(
     data_subdir='VOCdevkit/VOC2012',   # relative to tools/benchmark.py --data-root
     background=False,
     # paper mIoU (for reference only): TCL CVPR'23 Table 1 (PAMR); CoDe CVPR'24 Table 1 (PAMR);
-    # TCL without PAMR as reported by MGCA (ECCV'24) for the official checkpoint.
-    paper=dict(pamr={'TCL': 83.2}, no_pamr={'TCL': 77.5}),
+    # TCL without PAMR as reported by MGCA (ECCV'24) for the official checkpoint; training-free (no PAMR): MaskCLIP as
+    # re-run by SCLIP, SCLIP/ClearCLIP/NACLIP papers, NACLIP with PAMR its README.
+    paper=dict(pamr={'TCL': 83.2, 'NACLIP': 83.03}, no_pamr={'TCL': 77.5, 'MaskCLIP': 74.9, 'SCLIP': 80.4,
+                                        'ClearCLIP': 80.9, 'NACLIP': 79.7}),
     model=dict(vocabulary='{{fileDirname}}/../../vocab/voc20.txt'))

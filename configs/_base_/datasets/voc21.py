@@ -20,6 +20,8 @@ benchmark = dict(
     data_subdir='VOCdevkit/VOC2012',   # relative to tools/benchmark.py --data-root
     background=True,
     # paper mIoU (for reference only): TCL CVPR'23 Table 1 (PAMR); CoDe CVPR'24 Table 1 (PAMR);
-    # TCL without PAMR as reported by MGCA (ECCV'24) for the official checkpoint.
-    paper=dict(pamr={'TCL': 55.0, 'CoDe': 57.7}, no_pamr={'TCL': 51.2}),
+    # TCL without PAMR as reported by MGCA (ECCV'24) for the official checkpoint; training-free (no PAMR): MaskCLIP as
+    # re-run by SCLIP, SCLIP/ClearCLIP/NACLIP papers, NACLIP with PAMR its README.
+    paper=dict(pamr={'TCL': 55.0, 'CoDe': 57.7, 'NACLIP': 64.07}, no_pamr={'TCL': 51.2, 'MaskCLIP': 43.4, 'SCLIP': 59.1,
+                                        'ClearCLIP': 51.8, 'NACLIP': 58.9}),
     model=dict(vocabulary='{{fileDirname}}/../../vocab/voc21.txt'))

@@ -87,6 +87,28 @@ class CLIPFeatures(NamedTuple):
     dense: torch.Tensor
 
 
+SUPPORTED_BACKBONES = 'plain open_clip ViTs (class token, no attention pooling: OpenAI, LAION, DataComp, MetaCLIP, DFN)'
+
+
+def check_visual(visual: nn.Module) -> None:
+    """A one-line :class:`~mmseg_code.utils.tool.UserError` for an open_clip image tower the dense read-outs do not
+    support (README "Backbones"): ModifiedResNet (RN50, …), timm trunks (ConvNeXt, EVA02, SigLIP, MobileCLIP, …) and
+    ViTs with attention pooling."""
+    from ...utils.tool import UserError
+    kind = type(visual).__name__
+    if kind == 'ModifiedResNet':
+        raise UserError('open_clip ModifiedResNet (RN50, RN101, …) has no tokens: CLIPImageEncoder needs '
+                        f'{SUPPORTED_BACKBONES}; OpenCLIP builds CLIPResNetEncoder for it (training-free MaskCLIP only).')
+    if kind == 'TimmModel':
+        trunk = type(getattr(visual, 'trunk', visual)).__name__
+        raise UserError(f'open_clip timm trunk {trunk} (ConvNeXt, EVA02, SigLIP, MobileCLIP, …) is not supported yet: '
+                        f'dense features and the trainable last block are implemented for {SUPPORTED_BACKBONES}.')
+    if getattr(visual, 'attn_pool', None) is not None or not hasattr(visual, 'conv1') or \
+            getattr(visual, 'proj', None) is None or not hasattr(visual, 'transformer'):
+        raise UserError(f'open_clip {kind} with attention pooling or without a projection is not supported: the dense '
+                        f'read-outs need {SUPPORTED_BACKBONES}.')
+
+
 class CLIPImageEncoder(nn.Module):
     """Frozen CLIP ViT image tower with dense read-outs.
 
@@ -94,10 +116,11 @@ class CLIPImageEncoder(nn.Module):
         visual: an open_clip ``VisionTransformer`` (class-token pooling, ``proj`` present).
     """
 
+    is_vit = True
+
     def __init__(self, visual: nn.Module) -> None:
         super().__init__()
-        if getattr(visual, 'attn_pool', None) is not None or not hasattr(visual, 'conv1'):
-            raise ValueError('CLIPImageEncoder needs a plain open_clip ViT (class token, no attention pooling).')
+        check_visual(visual)
         self.visual = visual
         self.patch_size = visual.conv1.kernel_size[0]
         self.width = visual.conv1.out_channels

@@ -8,8 +8,11 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
-from .factory import build_open_clip
+import open_clip
+
+from .factory import build_open_clip, list_clip_models
 from .image_encoder import CLIPImageEncoder
+from .resnet_encoder import CLIPResNetEncoder
 from .text_encoder import CLIPTextEncoder, build_tokenizer
 
 
@@ -48,9 +51,15 @@ class OpenCLIP(BaseModule):
         super().__init__(init_cfg=init_cfg)
         self.model_name = model_name
         self.pretrained = pretrained
+        known_cfg = open_clip.get_model_config(model_name) if model_name in list_clip_models() else None
+        if known_cfg is not None:      # a missing optional tokenizer dependency fails before the (large) model builds
+            build_tokenizer(model_name, context_length=known_cfg.get('text_cfg', {}).get('context_length'))
         clip = build_open_clip(model_name, pretrained, cache_dir=cache_dir, force_quick_gelu=force_quick_gelu)
         tokenizer = build_tokenizer(model_name, context_length=int(clip.context_length))
-        self.image_encoder = CLIPImageEncoder(clip.visual)
+        if type(clip.visual).__name__ == 'ModifiedResNet':       # RN50, …: MaskCLIP's dense read-out only
+            self.image_encoder = CLIPResNetEncoder(clip.visual)
+        else:
+            self.image_encoder = CLIPImageEncoder(clip.visual)
         self.text_encoder = CLIPTextEncoder(clip, tokenizer)
         self.embed_dim = self.image_encoder.embed_dim
         self.set_grad_checkpointing(grad_checkpointing)

@@ -93,7 +93,16 @@ class CLIPTextEncoder(nn.Module):
 
 
 def build_tokenizer(model_name: str, context_length: int | None = None):
-    """The open_clip tokenizer of ``model_name`` (the real CLIP BPE for OpenAI-style models)."""
+    """The open_clip tokenizer of ``model_name`` (the real CLIP BPE for OpenAI-style models).
+
+    Families with a Hugging Face tokenizer (SigLIP, SigLIP2, …) need the optional dependency ``transformers``; without
+    it the error is one line naming the extra to install."""
+    from ...utils.tool import UserError
     from .factory import register_tiny_configs
     register_tiny_configs()
-    return open_clip.get_tokenizer(model_name, context_length=context_length)
+    try:
+        return open_clip.get_tokenizer(model_name, context_length=context_length)
+    except ImportError as e:
+        missing = getattr(e, 'name', None) or str(e)
+        raise UserError(f"{model_name}'s tokenizer needs the optional dependency {missing!r}: "
+                        f"pip install 'mmseg-code[optional]' (or pip install transformers).") from e

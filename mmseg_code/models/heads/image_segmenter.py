@@ -4,7 +4,9 @@ TCL and CoDe.
 Dense features, for images ``B×3×H×W`` (h = H/p, w = W/p, W_c = CLIP width, D = embedding size):
 
     X      = E_v^{1..L-1}(images)                         B×(1+h·w)×W_c   frozen CLIP, all blocks but the last
-    X'     = Block_L^copy(X) with self-only attention      trainable copy of the last block (MaskCLIP value path)
+    X'     = Block_L^copy(X) with self-only attention      trainable copy of the last block (MaskCLIP value path;
+                                                          ``last_block``: SCLIP / ClearCLIP / NACLIP attention instead,
+                                                          mmseg_code/models/training_free/<name>.py)
     F      = reshape(X'[:, 1:])                            B×W_c×h×w       CLS dropped
     F'     = GDecoder(F)                                   B×W_c×4h×4w
     V^s    = proj(LN(F'))                                  B×D×4h×4w       trainable copy of CLIP ln_post + proj
@@ -19,6 +21,9 @@ Text-grounded mask (``Sim2Mask``), for text embeddings ``t`` (``N×D``):
 As the decode head (:class:`~mmseg_code.models.heads.open_vocab_head.OpenVocabularyHead`), F_v scores a window by
 Sim2Mask's soft masks ``σ(w·cos(V^s, t_s) + b)`` of the text classifier's S synonyms, reduced to K classes by their max;
 PAMR, the KP mix, the crop and the background plane follow (the base class).
+
+``last_block='clearclip'`` / ``'naclip'`` replace the tokens by the attention output (no residual, no FFN): the copy's
+``ln_2`` and ``mlp`` are then unused and get ``requires_grad=False`` (DDP without ``find_unused_parameters``).
 
 TCL's UST stage: the copied block is frozen for the first ``unfreeze_iter`` iterations. It keeps
 ``requires_grad=True`` throughout (so DDP registers and all-reduces it from the start); while frozen its
@@ -35,7 +40,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
-from ..clip.image_encoder import CLIPFeatures, CLIPImageEncoder, self_attention_block
+from ..clip.image_encoder import CLIPFeatures, CLIPImageEncoder
+from ..training_free import NO_FFN, last_block as get_last_block
 from ..text_classifier import ClassEmbeddings
 from ..vocab import reduce_synonyms
 from .open_vocab_head import OpenVocabularyHead, cosine_maps
@@ -142,6 +148,9 @@ class ImageSegmenter(OpenVocabularyHead):
         sim2mask: ``Sim2Mask`` config.
         unfreeze_iter: iteration from which the copied block trains (TCL/CoDe: 30000; 0 = from the start).
             Read by ``UnfreezeBlockHook``.
+        last_block: attention of the copied block: ``'maskclip'`` (TCL/CoDe: self-only, the value path),
+            ``'sclip'``, ``'clearclip'`` or ``'naclip'`` (the training-free blocks, ``mmseg_code.models.training_free``).
+        sigma: NACLIP's Gaussian window σ in patches (``last_block='naclip'`` only).
 
     Attributes:
         block: the trainable copy of the last CLIP block.
@@ -156,10 +165,18 @@ class ImageSegmenter(OpenVocabularyHead):
                  decoder: dict = dict(type='GatedDecoder', n_layers=2, double=True),
                  sim2mask: dict = dict(type='Sim2Mask', init_w=10.0, init_b=-2.5),
                  unfreeze_iter: int = 30000,
+                 last_block: str = 'maskclip',
+                 sigma: float = 5.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(patch_size=image_encoder.patch_size, init_cfg=init_cfg)
+        self.last_block = last_block
+        self.block_fn = get_last_block(last_block)
+        self.sigma = float(sigma)
         self.block = copy.deepcopy(image_encoder.blocks[-1])
         self.block.requires_grad_(True)
+        if last_block in NO_FFN:                         # unused by the block's forward: never a gradient
+            self.block.ln_2.requires_grad_(False)
+            self.block.mlp.requires_grad_(False)
         decoder = dict(decoder)
         decoder.setdefault('channels', image_encoder.width)
         self.decoder = MODELS.build(decoder)
@@ -191,7 +208,10 @@ class ImageSegmenter(OpenVocabularyHead):
         Returns:
             ``B×D×(s·h)×(s·w)`` with s the decoder scale (4).
         """
-        x = self_attention_block(self.block, tokens)
+        if self.last_block == 'naclip':
+            x = self.block_fn(self.block, tokens, grid, sigma=self.sigma)
+        else:
+            x = self.block_fn(self.block, tokens, grid)
         if not self.block_trainable and torch.is_grad_enabled():
             x = _ZeroGrad.apply(x)
         b, _, c = x.shape

@@ -199,7 +199,8 @@ class TextSupervisedSegmentor(MultimodalEncoderDecoder):
     # ------------------------------------------------------------------ checkpoints
     def optional_state_dict_prefixes(self) -> tuple:
         """Key prefixes a checkpoint may leave out: the frozen CLIP (built from the config's ``clip.pretrained``) and
-        training-only loss parameters (InfoNCE temperatures), which converted official checkpoints do not carry."""
+        training-only loss parameters (InfoNCE temperatures), which a converted official checkpoint may not carry
+        (a release without them, or ``--drop-temperatures``)."""
         return ('clip.', ) + tuple(f'{name}.' for name, _ in self.named_children() if 'loss' in name)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):

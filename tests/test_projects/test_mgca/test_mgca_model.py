@@ -150,6 +150,7 @@ def test_benchmark_protocol_builds_mgca():
                                     {'model.clip.model_name': 'mmcode-tiny-vit-p16', 'model.clip.pretrained': None})
     model = MODELS.build(cfg.model)
     assert model.test_cfg['num_units'] == 36 and model.test_cfg['kp_weight'] == 0.0
+    assert model.test_cfg['units'] == 'image' and model.test_cfg['mode'] == 'slide'
     assert not model.test_cfg['pamr'] and model.bg_thresh == 0.5
     assert model.vocabulary.has_background and len(model.vocabulary.names) == 20
 
@@ -160,3 +161,89 @@ def test_test_cfg_keys_are_the_bases_plus_mgcas():
     assert model.test_cfg['temperature'] == 0.05 and model.bg_thresh == 0.3
     with pytest.raises(ValueError, match=r"Unknown key 'num_unit' in MGCA test_cfg \(did you mean 'num_units'\?\)"):
         _tiny(test_cfg=dict(mode='whole', num_unit=16))
+
+
+def _slide_model(units):
+    torch.manual_seed(0)
+    model = _tiny(test_cfg=dict(mode='slide', crop_size=(32, 32), stride=(16, 16), num_units=16, units=units))
+    with torch.no_grad():                      # open the decoder gates so the decoder (not only MaskCLIP) matters
+        for p in model.decode_head.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    return model.eval()
+
+
+def test_semantic_units_per_stitched_image_equal_a_hand_stitched_map():
+    """units='image' (default, the paper's 'units per image'): the windows' normalised pixel embeddings are pasted
+    into one map, averaged where windows overlap and renormalised; the units, class softmax, ×8 upsampling and
+    background plane are then computed once on that map."""
+    import torch.nn.functional as F
+    from projects.mgca.mgca.models.semantic_unit import MGCASemanticUnit
+    model = _slide_model('image')
+    assert MODELS.build(dict(type='MGCA', clip=dict(type='OpenCLIP', model_name='mmcode-tiny-vit-p16'))
+                        ).test_cfg['units'] == 'image'
+    torch.manual_seed(1)
+    x = torch.randn(1, 3, 48, 64)
+    got = model.slide_inference(x, [dict(ori_shape=(48, 64))])
+    # by hand: windows at y ∈ {0, 16}, x ∈ {0, 16, 32}, each 32×32 → a 4×4 map (p = 16, ×2) at offset (y/8, x/8)
+    head, classes = model.decode_head, model.text_encoder()
+    total, count = torch.zeros(1, 64, 6, 8), torch.zeros(1, 1, 6, 8)
+    for y in (0, 16):
+        for xo in (0, 16, 32):
+            with torch.no_grad():
+                v = F.normalize(head(model.image_encoder(x[:, :, y:y + 32, xo:xo + 32])), dim=1, eps=1e-6)
+            total[..., y // 8:y // 8 + 4, xo // 8:xo // 8 + 4] += v
+            count[..., y // 8:y // 8 + 4, xo // 8:xo // 8 + 4] += 1
+    stitched = F.normalize(total / count, dim=1, eps=1e-6)
+    units = MGCASemanticUnit(16)(stitched)
+    fg = (torch.einsum('bchw,kc->bkhw', units, classes.masker) / 0.07).softmax(1)
+    fg = F.interpolate(fg, scale_factor=8, mode='bilinear', align_corners=False)
+    expected = torch.cat([torch.full((1, 1, 48, 64), 0.5), fg], dim=1)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    # 16 units for the whole image (per window there would be up to 16 in each of the 6 windows)
+    assert len(torch.unique(units[0].flatten(1).t().round(decimals=5), dim=0)) <= 16
+
+
+def test_both_unit_scopes_reach_the_prediction():
+    x = torch.randn(1, 3, 48, 64)
+    preds = {}
+    for units in ('image', 'window'):
+        model = _slide_model(units)
+        sample = SegDataSample(metainfo=dict(ori_shape=(48, 64), img_shape=(48, 64)))
+        out = model.predict(x, [sample])[0]
+        assert out.pred_sem_seg.data.shape == (1, 48, 64) and out.seg_logits.data.shape == (3, 48, 64)
+        preds[units] = out.seg_logits.data
+    assert not torch.allclose(preds['image'], preds['window'])      # the scope changes the units
+    # window offsets that are not multiples of the embedding stride (8), and an image smaller than the window
+    model = _slide_model('image')
+    for shape in ((50, 70), (20, 28)):
+        sample = SegDataSample(metainfo=dict(ori_shape=shape, img_shape=shape))
+        assert model.predict(torch.randn(1, 3, *shape), [sample])[0].pred_sem_seg.data.shape == (1, *shape)
+    import pytest
+    with pytest.raises(ValueError, match="units must be 'image' or 'window'"):
+        _tiny(test_cfg=dict(mode='whole', units='images'))
+
+
+def test_paste_window_places_embeddings_at_their_pixels():
+    from projects.mgca.mgca.models.mgca import paste_window
+    canvas, count = torch.zeros(1, 1, 3, 5), torch.zeros(1, 1, 3, 5)
+    feats = torch.arange(8.).view(1, 1, 2, 4)                  # a 16×32 window at pixel (8, 8), stride 8: aligned
+    paste_window(canvas, count, feats, (8, 24, 8, 40), (24, 40), 8)
+    torch.testing.assert_close(canvas[0, 0, 1:, 1:], feats[0, 0])
+    assert count.sum() == 8 and canvas[0, 0, 0].abs().sum() == 0 and canvas[0, 0, :, 0].abs().sum() == 0
+    # a window at a non-multiple offset (y 18..50 of 50 rows) fills the cells whose centres it holds, to the end
+    canvas, count = torch.zeros(1, 1, 7, 1), torch.zeros(1, 1, 7, 1)
+    paste_window(canvas, count, torch.arange(4.).view(1, 1, 4, 1), (18, 50, 0, 8), (50, 8), 8)
+    assert count[0, 0, :, 0].tolist() == [0, 0, 1, 1, 1, 1, 1]
+    # centres 20, 28, 36, 44, 52 px → window rows (c − 18)/8 − ½ = −0.25 (clamped), 0.75, 1.75, 2.75, 3.75 (clamped)
+    torch.testing.assert_close(canvas[0, 0, 2:, 0], torch.tensor([0., 0.75, 1.75, 2.75, 3.]))
+
+
+def test_image_units_with_pamr():
+    """PAMR (optional for MGCA) refines the stitched image's scores at embedding resolution; bg plane 0.4."""
+    model = _slide_model('image')
+    model.test_cfg['pamr'] = True
+    x = torch.randn(1, 3, 48, 64)
+    plain = _slide_model('image').slide_inference(x, [dict(ori_shape=(48, 64))])
+    got = model.slide_inference(x, [dict(ori_shape=(48, 64))])
+    assert got.shape == (1, 3, 48, 64) and torch.all(got[:, 0] == 0.4)
+    assert not torch.allclose(got[:, 1:], plain[:, 1:])

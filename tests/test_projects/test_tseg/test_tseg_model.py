@@ -122,5 +122,5 @@ def test_misspelt_test_cfg_key_is_an_error(tiny_model_cfg):
     cfg = copy.deepcopy(tiny_model_cfg)
     cfg['test_cfg'] = dict(threshhold=0.3)
     with pytest.raises(ValueError, match=r"Unknown key 'threshhold' in TSEG test_cfg \(did you mean 'threshold'\?\); "
-                                         r"known keys: expressions_key, threshold\."):
+                                         r"known keys: crf, expressions_key, threshold\."):
         MODELS.build(cfg)

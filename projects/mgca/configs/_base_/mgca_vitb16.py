@@ -27,8 +27,10 @@ model = dict(
         loss_reg=dict(type='MGCARegionLoss', temperature=0.07, loss_weight=1.0),
         loss_pix=dict(type='MGCAPixelLoss', temperature=0.07, loss_weight=1.0)),
     # TCL's unified protocol (short side 448, 448 windows, stride 224); a benchmark config sets the vocabulary.
-    # bg_thresh None -> 0.5 without PAMR (0.4 with), on the softmax-normalised class scores.
-    test_cfg=dict(mode='slide', crop_size=(448, 448), stride=(224, 224), num_units=36, temperature=0.07,
-                  bg_thresh=None, pamr=False, kp_weight=0.0))
+    # bg_thresh None -> 0.5 without PAMR (0.4 with), on the softmax-normalised class scores (README choice 15).
+    # units='image': the 36 semantic units are formed on the windows' stitched pixel embeddings, "36 semantic units
+    # per image" (Sec. 4.1); 'window' forms them per sliding window.
+    test_cfg=dict(mode='slide', crop_size=(448, 448), stride=(224, 224), num_units=36, units='image',
+                  temperature=0.07, bg_thresh=None, pamr=False, kp_weight=0.0))
 
 model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=False)

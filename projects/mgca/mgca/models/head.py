@@ -18,15 +18,24 @@ t (TCL's prompt ensemble) of K classes:
 
 then the base head's PAMR (if ``test_cfg.pamr``; MGCA reports without), resize, crop and ``bg_thresh`` plane
 (Sec. 4.2: background by thresholding the softmax-normalised similarity). MGCA has no KP branch.
+
+Semantic units per stitched image (``test_cfg.units='image'``, the default; Sec. 4.1 "aggregated into 36 semantic
+units per image"): with sliding windows, ``MGCA.slide_inference`` stitches the windows' normalised pixel embeddings
+into one image map first (:meth:`MGCAHead.window_embeddings`, averaged where windows overlap and renormalised), and
+:meth:`MGCAHead.predict_image` classifies that map as above, units included, then upsamples it to the image.
+``units='window'`` computes the units per window instead (the scores are then averaged by mmseg's slide inference).
 """
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from mmseg.registry import MODELS
 
-from mmseg_code.models.clip.image_encoder import CLIPFeatures
+from mmseg_code.models.clip.image_encoder import CLIPFeatures, pad_to_patch
+from mmseg_code.models.heads.open_vocab_head import background_threshold
 from mmseg_code.models.heads.open_vocab_head import OpenVocabularyHead
 from mmseg_code.models.text_classifier import ClassEmbeddings
 from mmseg_code.models.vocab import reduce_synonyms
@@ -68,3 +77,37 @@ class MGCAHead(OpenVocabularyHead):
         sim = torch.einsum('bchw,sc->bshw', feats.float(), classes.masker.float())
         sim = reduce_synonyms(sim, classes.syn2cls, classes.num_classes)
         return (sim / test_cfg['temperature']).softmax(dim=1)
+
+    # ------------------------------------------------------------------ semantic units per stitched image
+    @property
+    def stride(self) -> int:
+        """Input pixels per pixel embedding: p / 2 (8 for ViT-B/16)."""
+        return self.patch_size // self.scale
+
+    @torch.no_grad()
+    def window_embeddings(self, clip_feats: CLIPFeatures, window: torch.Tensor) -> torch.Tensor:
+        """Normalised pixel embeddings ``B×C×ceil(H/s)×ceil(W/s)`` of one window ``B×3×H×W`` (s = :attr:`stride`):
+        the decoder output of the window zero-padded to a multiple of p (as the image encoder pads it), with the
+        padding cropped at embedding resolution (rounded to whole embeddings)."""
+        s, (h, w) = self.stride, window.shape[-2:]
+        _, (pl, _, pt, _) = pad_to_patch(window, self.patch_size)
+        feats = F.normalize(self.forward(clip_feats), dim=1, eps=1e-6)
+        top, left = int(round(pt / s)), int(round(pl / s))
+        return feats[..., top:top + math.ceil(h / s), left:left + math.ceil(w / s)]
+
+    @torch.no_grad()
+    def predict_image(self, feats: torch.Tensor, image: torch.Tensor, classes: ClassEmbeddings,
+                      test_cfg) -> torch.Tensor:
+        """Scores ``B×C×H×W`` of a whole image ``B×3×H×W`` from its stitched normalised pixel embeddings ``feats``
+        (``B×C×ceil(H/s)×ceil(W/s)``): class scores (with the semantic units of the whole map), PAMR if asked,
+        bilinear upsampling by s and cropping to H×W, background plane."""
+        h, w = image.shape[-2:]
+        masks = self.class_scores(feats, classes, test_cfg)
+        if test_cfg['pamr']:
+            img = F.interpolate(image, size=masks.shape[-2:], mode='bilinear', align_corners=True)
+            masks = MODELS.build(test_cfg['pamr_cfg'])(img, masks)
+        masks = F.interpolate(masks, scale_factor=self.stride, mode='bilinear', align_corners=False)[..., :h, :w]
+        if classes.background:
+            bg = masks.new_full((masks.shape[0], 1, h, w), background_threshold(test_cfg))
+            masks = torch.cat([bg, masks], dim=1)
+        return masks

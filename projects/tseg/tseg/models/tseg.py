@@ -12,7 +12,8 @@ expression j is 1 iff j is one of its own (identity ground truth) → ``loss_cls
 Training (full, upper bound): each image's own expressions only; σ(S) bilinearly upsampled → Dice (Eq. 9).
 
 Inference: M (N×K for the image's K expressions) → h×w → bilinear to the padded input → crop → bilinear to the
-original size → MPA: pixel in mask j iff m_j > σ(0) = 0.5 (s_j > s_bg); SPA: argmax over [bg, masks].
+original size → [optional dense CRF, ``test_cfg.crf``: paper Table 3's "TSEG (CRF)", ``crf.py``] → MPA: pixel in
+mask j iff m_j > σ(0) = 0.5 (s_j > s_bg); SPA: argmax over [bg, masks].
 Outputs on each ``SegDataSample``: ``seg_logits`` (K×H×W mask scores), ``pred_masks`` (K×H×W bool),
 ``pred_scores`` (K, σ(z)), ``pred_sem_seg`` (H×W: 0 background, j+1 where expression j wins, for visualisers).
 """
@@ -42,8 +43,10 @@ class TSEG(BaseSegmentor):
         loss_cls: weak loss config (``TSEGSoftMarginLoss``).
         loss_dice: full-supervision loss config (``TSEGDiceLoss``).
         supervision: ``'weak'`` (TSEG) or ``'full'`` (the paper's upper bound).
-        test_cfg: ``threshold`` (None: σ(s_bg) = 0.5 on MPA masks), ``expressions_key`` (metainfo key); an unknown
-            key is an error.
+        test_cfg: ``threshold`` (None: σ(s_bg) = 0.5 on MPA masks), ``expressions_key`` (metainfo key), ``crf``
+            (None, True or a ``DenseCRF`` argument dict: dense-CRF post-processing of the masks on the image; needs
+            the optional ``pydensecrf2`` package, one-line error at build time without it); an unknown key is an
+            error.
     """
 
     def __init__(self, image_encoder: dict, text_encoder: dict, similarity: Optional[dict] = None,
@@ -66,9 +69,11 @@ class TSEG(BaseSegmentor):
         self.loss_dice = MODELS.build(loss_dice or dict(type='TSEGDiceLoss'))
         self.supervision = supervision
         self.train_cfg = train_cfg or {}
-        self.test_cfg = dict(threshold=None, expressions_key='expressions')
+        self.test_cfg = dict(threshold=None, expressions_key='expressions', crf=None)
         check_known_keys(test_cfg or {}, self.test_cfg, 'TSEG test_cfg')
         self.test_cfg.update(test_cfg or {})
+        self.crf = None
+        self.set_crf(self.test_cfg['crf'])
         self.patch_size = self.image_encoder.patch_size
         self.align_corners = False
 
@@ -85,6 +90,27 @@ class TSEG(BaseSegmentor):
         """``S`` ``B×N×L`` (Eq. 1) and the grid."""
         patches, grid = self.extract_feat(inputs)
         return self.similarity(patches, self.encode_text(texts)), grid
+
+    def set_crf(self, crf) -> None:
+        """Dense-CRF post-processing: None/False off, True with the defaults, or ``DenseCRF`` arguments (dict)."""
+        if not crf:
+            self.crf, self.test_cfg['crf'] = None, None
+            return
+        from .crf import DenseCRF
+        self.crf = DenseCRF(**(crf if isinstance(crf, dict) else {}))
+        self.test_cfg['crf'] = crf
+
+    def apply_crf(self, inputs: torch.Tensor, b: int, valid: tuple, masks: torch.Tensor) -> torch.Tensor:
+        """Refine image ``b``'s masks ``K×H×W`` (at the output size) with :attr:`crf` on its de-normalised pixels."""
+        from .crf import denormalize
+        vh, vw = valid
+        img = inputs[b:b + 1, :, :vh, :vw].float()
+        if tuple(masks.shape[-2:]) != (vh, vw):
+            img = F.interpolate(img, size=masks.shape[-2:], mode='bilinear', align_corners=False)
+        dp = self.data_preprocessor
+        image = denormalize(img[0], getattr(dp, 'mean', None) if getattr(dp, '_enable_normalize', False) else None,
+                            getattr(dp, 'std', None) if getattr(dp, '_enable_normalize', False) else None)
+        return self.crf.refine_masks(image, masks, multi_label=self.pooling.mode == 'spa')
 
     @property
     def threshold(self) -> float:
@@ -181,8 +207,10 @@ class TSEG(BaseSegmentor):
         valid = [m.get('img_shape', inputs.shape[-2:])[:2] for m in metas]
         ori = [m.get('ori_shape', v)[:2] for m, v in zip(metas, valid)]
         results = self.segment(inputs, exprs, valid, ori)
-        for sample, res in zip(data_samples, results):
+        for b, (sample, res) in enumerate(zip(data_samples, results)):
             masks = res['masks']
+            if self.crf is not None:
+                masks = self.apply_crf(inputs, b, valid[b], masks)
             binary = self.binarize(masks)
             label = torch.where(binary.any(0), (masks * binary).argmax(0) + 1, 0)
             sample.set_data(dict(seg_logits=PixelData(data=masks), pred_masks=PixelData(data=binary),

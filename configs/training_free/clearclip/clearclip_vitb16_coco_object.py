@@ -1,0 +1,7 @@
+# ClearCLIP zero-shot on coco_object, training-free (no checkpoint; method: clearclip_vitb16.py):
+#   python tools/test.py configs/training_free/clearclip/clearclip_vitb16_coco_object.py none
+#   with PAMR: --cfg-options model.test_cfg.pamr=True
+# Data and test resize: configs/_base_/datasets/coco_object.py; windows, threshold, templates: the model base.
+_base_ = ['./clearclip_vitb16.py', '../../_base_/datasets/coco_object.py']
+model = dict(vocabulary=_base_.benchmark.model.vocabulary)
+test_cfg = dict(type='TestLoop')

@@ -1,0 +1,7 @@
+# SCLIP zero-shot on context60, training-free (no checkpoint; method: sclip_vitb16.py):
+#   python tools/test.py configs/training_free/sclip/sclip_vitb16_context60.py none
+#   with PAMR: --cfg-options model.test_cfg.pamr=True
+# Data and test resize: configs/_base_/datasets/context60.py; windows, threshold, templates: the model base.
+_base_ = ['./sclip_vitb16.py', '../../_base_/datasets/context60.py']
+model = dict(vocabulary=_base_.benchmark.model.vocabulary)
+test_cfg = dict(type='TestLoop')
