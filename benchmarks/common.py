@@ -126,11 +126,14 @@ def timeit(fn: Callable[[], object], dev: torch.device, warmup: int = 1, repeat:
     return statistics.median(times)
 
 
-def timeit_interleaved(fns: dict, dev: torch.device, warmup: int = 1, repeat: int = 3) -> dict:
+def timeit_interleaved(fns: dict, dev: torch.device, warmup: int = 1, repeat: int = 3,
+                       clock: Callable[[], float] = time.perf_counter) -> dict:
     """Median seconds of each ``fns[k]()``, the functions run round-robin (one repetition of each per round).
 
     On a shared or throttling machine the load drifts over a run; interleaving exposes every function to the same
     drift, so ratios of the medians compare like with like (timing one function after the other does not).
+    ``clock=time.process_time`` (CPU only) counts this process's CPU seconds instead of wall seconds: on a CPU shared
+    with other jobs, the work itself, not the share of the cores this process got.
     """
     for _ in range(warmup):
         for fn in fns.values():
@@ -139,10 +142,10 @@ def timeit_interleaved(fns: dict, dev: torch.device, warmup: int = 1, repeat: in
     times = {k: [] for k in fns}
     for _ in range(repeat):
         for k, fn in fns.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
             sync(dev)
-            times[k].append(time.perf_counter() - t0)
+            times[k].append(clock() - t0)
     return {k: statistics.median(v) for k, v in times.items()}
 
 

@@ -1,185 +1,184 @@
-"""Zero-shot inference throughput against a bare open_clip dense forward, measured side by side.
+"""Zero-shot inference throughput of the inference modes, and the harness overhead over the unavoidable model work.
 
-    python benchmarks/eval_throughput.py                      # tiny CLIP at 448x448 (CPU, or GPU if present)
-    python benchmarks/eval_throughput.py --arch vitb16 --size 448 --batch 2
-    python benchmarks/eval_throughput.py --arch shapes --size 64
+    python benchmarks/eval_throughput.py --tiny                          # tiny CLIP, 96 px, seconds (CPU)
+    python benchmarks/eval_throughput.py --arch vitb16 --size 448 --images 2
+    python benchmarks/eval_throughput.py --arch vitb16 --dtypes fp32 --threads 1 --clock cpu   # on a shared CPU
 
-Rows (images/s, median of --repeat runs, vocabulary embeddings cached as in a test loop):
-* ``bare``: ``CLIPImageEncoder.encode_dense`` (open_clip ViT, MaskCLIP last block) on the same windows;
-* ``model``: the segmentor's ``predict`` in whole mode without PAMR (the image segmenter, masks, KP branch,
-  background plane, resize) — the ratio model/bare is the target (>= 0.9);
-* ``+pamr``: the same with PAMR (its cost separately);
-* ``slide``: sliding windows (crop = --size, stride = --size/2) on a 1 x 1.5 wide image, against the bare forward on
-  the same number of windows.
+Images are ``--images`` random images of ``S × 1.5S`` (S = ``--size``, the protocol's short side 448; random-init
+weights: speed does not depend on them), ``--classes`` classes with a background, vocabulary embeddings cached as in
+a test loop. Rows, each ± PAMR and for each ``--dtypes`` (``test_cfg.dtype``; default fp32 and the device's half
+precision: fp16 on CUDA, bf16 on CPU):
 
-The rows of each table are timed round-robin (one run of each per round), so load drift on a shared machine hits
-all of them alike. Then a per-part breakdown of the model's forward (backbone, the masker's copied block, the gated
-decoder, projection, masks, KP branch, resize/argmax, PAMR) and the matmul/conv FLOPs of bare and model: the image
-segmenter (a copied last block plus a gated conv decoder at stride 4, 768 channels for ViT-B/16) is work the method
-adds on top of the backbone, so the FLOP ratio bare/model says how much of the gap is inherent work (on CPU the
-convs run at a higher FLOP rate than the ViT blocks, so the measured time ratio can sit above it).
+* ``whole``: the whole image in one forward (``test_cfg.mode='whole'``);
+* ``slide loop``: crop S, stride S/2 (2 windows per image), mmseg's window-by-window ``slide_inference``
+  (``window_batch=1``);
+* ``slide batched``: the same windows, all images' windows through the model ``--window-batch`` at a time.
+
+The **harness overhead** of a row is its time ÷ the unavoidable model work on the same windows, batched the same way
+and under the same dtype, timed directly: the frozen image encoder (L−1 blocks + the MaskCLIP read-out the KP branch
+uses) + the decode head's forward (copied last block, gated decoder, projection). Everything else — the class scores,
+KP mix, resizes, background plane, window stitching, post-processing (and PAMR in the ``+PAMR`` rows) — is overhead.
+Target ≤ 1.10 (ViT-B/16 at 448, no PAMR). All rows and floors are timed round-robin (one run of each per round,
+medians), so load drift on a shared machine hits them alike. ``--markdown`` prints the table in Markdown.
 """
 from __future__ import annotations
 
 import argparse
+import time
 
 import torch
-import torch.nn.functional as F
 
-from common import (ARCHS, build_model, describe_device, device_of, load_config, set_threads, flops_of,
-                    timeit_interleaved)
+from common import (ARCHS, build_model, describe_device, device_of, load_config, set_threads, timeit_interleaved)
 
 
-def parse_args():
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--arch', choices=sorted(ARCHS), default='tiny')
-    p.add_argument('--size', type=int, default=None, help='window side (default: 448, 64 for shapes)')
-    p.add_argument('--batch', type=int, default=2)
+    p.add_argument('--tiny', action='store_true', help='quick run: tiny CLIP at 96 px, 2 images, 1 round')
+    p.add_argument('--size', type=int, default=None, help='short side S (default 448; 96 with --tiny)')
+    p.add_argument('--images', type=int, default=2, help='images per batch')
     p.add_argument('--classes', type=int, default=21, help='vocabulary size incl. background')
+    p.add_argument('--dtypes', nargs='+', default=None, choices=['fp32', 'fp16', 'bf16'],
+                   help='test_cfg.dtype values (default: fp32 and fp16 on CUDA / bf16 on CPU)')
+    p.add_argument('--window-batch', type=int, default=8)
+    p.add_argument('--no-pamr-rows', action='store_true', help='skip the +PAMR rows')
     p.add_argument('--device', default='auto')
     p.add_argument('--threads', type=int, default=None)
-    p.add_argument('--repeat', type=int, default=3)
-    return p.parse_args()
+    p.add_argument('--warmup', type=int, default=1)
+    p.add_argument('--repeat', type=int, default=None, help='rounds (default 3; 1 with --tiny)')
+    p.add_argument('--markdown', action='store_true')
+    p.add_argument('--clock', choices=['wall', 'cpu'], default='wall',
+                   help="'cpu': this process's CPU seconds (time.process_time; CPU device, best with --threads 1): "
+                        'ratios that hold on a CPU shared with other jobs')
+    args = p.parse_args(argv)
+    if args.tiny:
+        args.arch = 'tiny'
+        args.size = args.size or 96
+    if args.repeat is None:
+        args.repeat = 1 if args.tiny else 3
+    return args
 
 
-def main():
-    args = parse_args()
-    set_threads(args.threads)
-    dev = device_of(args.device)
-    cfg_path, train_size = ARCHS[args.arch]
-    size = args.size or (64 if args.arch == 'shapes' else 448)
+def build(arch: str, dev: torch.device, classes: int):
+    cfg_path, _ = ARCHS[arch]
     cfg = load_config(cfg_path)
     cfg.model.test_cfg.update(mode='whole', pamr=False)
     model = build_model(cfg, dev).eval()
-    from mmseg.structures import SegDataSample
-    names = ['background'] + [f'class{i}' for i in range(args.classes - 1)]
-    model.set_vocabulary(names)
-    enc = model.clip.image_encoder
-    x = torch.randn(args.batch, 3, size, size, device=dev)
-    metas = [dict(img_shape=(size, size), ori_shape=(size, size), pad_shape=(size, size), padding_size=[0, 0, 0, 0])
-             for _ in range(args.batch)]
-
-    def samples():
-        return [SegDataSample(metainfo=m) for m in metas]
-
+    model.set_vocabulary(['background'] + [f'class{i}' for i in range(classes - 1)])
     with torch.no_grad():
-        model.vocabulary_embeddings()     # cached once, as in a test loop
+        model.text_encoder()                       # class embeddings cached once, as in a test loop
+    return cfg, model
 
-    @torch.no_grad()
-    def bare(inp=x):
-        enc.encode_dense(inp)
 
-    @torch.no_grad()
-    def predict(inp=x, smp=None):
-        model.predict(inp, smp or samples())
+def modes_and_floors(model, x, size: int, window_batch: int, dtypes, pamr_rows: bool):
+    """``(rows, floors)``: name → closure. Row names ``(mode, pamr, dtype)``; floor names ``(mode, dtype)``."""
+    from mmseg_code.models.inference_options import autocast_for, slide_windows
+    from mmseg.structures import SegDataSample
+    dev = x.device
+    n, _, h, w = x.shape
+    crop, stride = (size, size), (size // 2, size // 2)
+    metas = [dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), padding_size=[0, 0, 0, 0])
+             for _ in range(n)]
+    boxes = slide_windows(h, w, crop, stride)
+    windows = torch.stack([x[b, :, y1:y2, x1:x2] for (y1, y2, x1, x2) in boxes for b in range(n)])
+    mode_cfg = {'whole': dict(mode='whole'),
+                'slide loop': dict(mode='slide', crop_size=crop, stride=stride, window_batch=1),
+                'slide batched': dict(mode='slide', crop_size=crop, stride=stride, window_batch=window_batch)}
 
-    print(f'zero-shot inference, arch={args.arch} ({cfg.model.clip.model_name}), {size}x{size}, batch {args.batch}, '
-          f'{args.classes} classes, device {describe_device(dev)}')
-    from mmseg.registry import MODELS
-    pamr = MODELS.build(dict(model.test_cfg['pamr_cfg'])).to(dev)
-
-    def with_pamr(fn):
+    def row(mode, pamr, dtype):
+        @torch.no_grad()
         def run():
-            model.test_cfg['pamr'], model.pamr = True, pamr
-            try:
-                fn()
-            finally:
-                model.test_cfg['pamr'], model.pamr = False, None
+            model.test_cfg.update(mode_cfg[mode], pamr=pamr, dtype=dtype)
+            model.predict(x, [SegDataSample(metainfo=m) for m in metas])
         return run
 
-    # whole-image rows, timed round-robin (same load drift for every row)
-    model.test_cfg['pamr'], model.pamr = False, None
-    t = timeit_interleaved(dict(bare=bare, model=predict, pamr=with_pamr(predict)), dev, repeat=args.repeat)
-    t_bare, t_model, t_pamr = t['bare'], t['model'], t['pamr']
+    def work(inp, dtype):
+        with autocast_for(dev, dtype):
+            model.decode_head.forward(model.image_encoder(inp))
 
-    # per-part breakdown of the model's forward (each part on the previous part's output, no PAMR)
-    seg = model.image_segmenter
-    from mmseg_code.models.clip.image_encoder import self_attention_block
-    from mmseg_code.models.vocab import reduce_synonyms
-    with torch.no_grad():
-        tokens, grid = enc.forward_features(x)
-        blk = self_attention_block(seg.block, tokens)
-        b_, _, c_ = blk.shape
-        fmap = blk[:, 1:].transpose(1, 2).reshape(b_, c_, grid[0], grid[1])
-        dec = seg.decoder(fmap)
-        feats = F.normalize(seg.image_proj(dec), dim=1, eps=1e-6)
-        emb = model.vocabulary_embeddings()
-        k = len(model.vocabulary.names)
-        masks = reduce_synonyms(seg.sim2mask(feats, emb['masker'], feats_normalized=True)[1], emb['syn2cls'], k)
-    kp_w = model.test_cfg['kp_weight']
+    def floor(mode, dtype):
+        @torch.no_grad()
+        def run():
+            if mode == 'whole':
+                work(x, dtype)
+            elif mode == 'slide loop':
+                for k in range(len(boxes)):
+                    work(windows[k * n:(k + 1) * n], dtype)
+            else:
+                for s in range(0, len(windows), window_batch):
+                    work(windows[s:s + window_batch], dtype)
+        return run
 
-    @torch.no_grad()
-    def kp_branch():
-        dense = enc.project(self_attention_block(enc.blocks[-1], tokens)[:, 1:])
-        dense = dense.transpose(1, 2).reshape(args.batch, -1, grid[0], grid[1])
-        kp = torch.sigmoid(model.test_cfg['kp_w'] * seg.sim2mask.similarity(dense, emb['kp']) + model.test_cfg['kp_b'])
-        kp = F.interpolate(reduce_synonyms(kp, emb['syn2cls'], k).float(), size=masks.shape[-2:], mode='bilinear')
-        return kp_w * kp + (1.0 - kp_w) * masks
+    rows, floors = {}, {}
+    for dtype in dtypes:
+        for mode in mode_cfg:
+            for pamr in ((False, True) if pamr_rows else (False,)):
+                rows[(mode, pamr, dtype)] = row(mode, pamr, dtype)
+            floors[(mode, dtype)] = floor(mode, dtype)
+    return rows, floors, len(boxes)
 
-    @torch.no_grad()
-    def resize_and_post():
-        m = F.interpolate(masks, size=x.shape[-2:], mode='bilinear', align_corners=False)
-        m = torch.cat([m.new_full((m.shape[0], 1) + m.shape[2:], model.bg_thresh), m], dim=1)
-        model.postprocess_result(m, samples())
 
-    parts = {
-        'backbone (L-1 blocks)': lambda: enc.forward_features(x),
-        'masker block (self-attn)': lambda: self_attention_block(seg.block, tokens),
-        'decoder (2 gated convs, x4)': lambda: seg.decoder(fmap),
-        'proj + normalise': lambda: F.normalize(seg.image_proj(dec), dim=1, eps=1e-6),
-        'sim2mask + synonyms': lambda: reduce_synonyms(seg.sim2mask(feats, emb['masker'], feats_normalized=True)[1],
-                                                       emb['syn2cls'], k),
-        'KP branch (MaskCLIP)': kp_branch if kp_w > 0 else (lambda: None),
-        'resize + bg + argmax': resize_and_post,
-        'PAMR (10 iterations)': lambda: pamr(F.interpolate(x, size=masks.shape[-2:], mode='bilinear',
-                                                           align_corners=True), masks),
-    }
-    with torch.no_grad():
-        tp = timeit_interleaved({n: (lambda f=f: f()) for n, f in parts.items()}, dev, repeat=args.repeat)
-        fl_bare = flops_of(bare)
-        fl_model = flops_of(predict)
-        fl_dec = flops_of(lambda: seg.decoder(fmap))
-        fl_dec_ref = flops_of(lambda: seg.decoder.forward_reference(fmap))
+def measure(model, dev, size: int, images: int, window_batch: int, dtypes, pamr_rows: bool = True,
+            warmup: int = 1, repeat: int = 3, seed: int = 0, clock: str = 'wall') -> tuple[list, int]:
+    """Time every row and floor round-robin; returns ``(results, windows per image)``, results a list of dicts
+    ``mode, pamr, dtype, seconds, img_s, floor_s, overhead``."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(images, 3, size, size * 3 // 2, generator=g).to(dev)
+    rows, floors, n_win = modes_and_floors(model, x, size, window_batch, dtypes, pamr_rows)
+    fns = {('row',) + k: f for k, f in rows.items()}
+    fns.update({('floor',) + k: f for k, f in floors.items()})
+    saved = dict(model.test_cfg)
+    try:
+        if clock == 'cpu' and dev.type != 'cpu':
+            raise ValueError("--clock cpu measures CPU seconds: only for --device cpu")
+        t = timeit_interleaved(fns, dev, warmup=warmup, repeat=repeat,
+                               clock=time.process_time if clock == 'cpu' else time.perf_counter)
+    finally:
+        model.test_cfg.update(saved)
+    out = []
+    for (mode, pamr, dtype) in rows:
+        sec, fl = t[('row', mode, pamr, dtype)], t[('floor', mode, dtype)]
+        out.append(dict(mode=mode, pamr=pamr, dtype=dtype, seconds=sec, img_s=images / sec, floor_s=fl,
+                        overhead=sec / fl))
+    return out, n_win
 
-    # sliding windows on a wider image: crop = size, stride = size / 2
-    w = size * 3 // 2
-    xw = torch.randn(args.batch, 3, size, w, device=dev)
-    metas_w = [dict(img_shape=(size, w), ori_shape=(size, w), pad_shape=(size, w), padding_size=[0, 0, 0, 0])
-               for _ in range(args.batch)]
-    n_win = 1 * (((w - size) + size // 2 - 1) // (size // 2) + 1)
 
-    def slide():
-        model.test_cfg.update(mode='slide', crop_size=(size, size), stride=(size // 2, size // 2))
-        try:
-            predict(xw, [SegDataSample(metainfo=m) for m in metas_w])
-        finally:
-            model.test_cfg.update(mode='whole')
+def format_table(results: list, images: int, markdown: bool = False) -> str:
+    head = ['mode', 'PAMR', 'dtype', 'img/s', 'ms/img', 'floor ms/img', 'overhead (÷ floor)']
+    lines = []
+    body = [[r['mode'], 'on' if r['pamr'] else 'off', r['dtype'], f"{r['img_s']:.3g}",
+             f"{r['seconds'] / images * 1e3:.1f}", f"{r['floor_s'] / images * 1e3:.1f}", f"{r['overhead']:.2f}"]
+            for r in results]
+    if markdown:
+        lines.append('| ' + ' | '.join(head) + ' |')
+        lines.append('|' + '|'.join(['---'] * 3 + ['---:'] * 4) + '|')
+        lines += ['| ' + ' | '.join(b) + ' |' for b in body]
+    else:
+        widths = [max(len(str(c)) for c in col) for col in zip(head, *body)]
+        lines.append('  '.join(f'{c:<{w}}' if i < 3 else f'{c:>{w}}' for i, (c, w) in enumerate(zip(head, widths))))
+        lines += ['  '.join(f'{c:<{w}}' if i < 3 else f'{c:>{w}}' for i, (c, w) in enumerate(zip(b, widths)))
+                  for b in body]
+    return '\n'.join(lines)
 
-    ts = timeit_interleaved(dict(slide=slide, bare_win=lambda: [bare(xw[..., :size]) for _ in range(n_win)],
-                                 whole=predict), dev, repeat=args.repeat)
-    t_slide, t_bare_win = ts['slide'], ts['bare_win']
-    ips = lambda t: args.batch / t  # noqa: E731
-    ms = lambda t: t / args.batch * 1e3  # noqa: E731
-    print(f'\n{"":<30}{"img/s":>9}{"ms/img":>9}{"ratio":>8}')
-    print(f'{"bare open_clip dense":<30}{ips(t_bare):9.2f}{ms(t_bare):9.1f}{1.0:8.2f}')
-    print(f'{"model, no PAMR":<30}{ips(t_model):9.2f}{ms(t_model):9.1f}{t_bare / t_model:8.2f}   (target >= 0.9)')
-    print(f'{"model + PAMR":<30}{ips(t_pamr):9.2f}{ms(t_pamr):9.1f}{t_bare / t_pamr:8.2f}   '
-          f'(PAMR adds {ms(t_pamr - t_model):.1f} ms/img)')
-    print(f'{"bare, " + str(n_win) + " windows " + f"{size}x{w}":<30}{ips(t_bare_win):9.2f}{ms(t_bare_win):9.1f}'
-          f'{1.0:8.2f}')
-    print(f'{"model slide, no PAMR":<30}{ips(t_slide):9.2f}{ms(t_slide):9.1f}{t_bare_win / t_slide:8.2f}   '
-          f'(sliding costs {t_slide / ts["whole"]:.2f}x whole, {ms(t_slide - ts["whole"]):.1f} ms/img more)')
-    total = sum(v for n, v in tp.items() if not n.startswith('PAMR'))
-    print(f'\nper-part breakdown of the model forward (ms/img; sum {ms(total):.1f}, bare = backbone + MaskCLIP '
-          f'last block + proj):')
-    for n, v in tp.items():
-        print(f'  {n:<30}{ms(v):9.1f}')
-    print(f'\nFLOPs per image (matmul/conv, torch.utils.flop_counter): bare {fl_bare / args.batch / 1e9:.2f} G, '
-          f'model {fl_model / args.batch / 1e9:.2f} G (decoder {fl_dec / args.batch / 1e9:.2f} G; the plain '
-          f'upsample-then-conv decoder would be {fl_dec_ref / args.batch / 1e9:.2f} G)')
-    print(f'FLOP ratio bare/model = {fl_bare / fl_model:.2f} (convs run at a higher FLOP rate than the ViT, so the time '
-          f'ratio can exceed it): the image segmenter (copied block + decoder at '
-          f'stride 4) is work the method adds on top of the backbone.')
+
+def main(argv=None):
+    args = parse_args(argv)
+    set_threads(args.threads)
+    dev = device_of(args.device)
+    size = args.size or 448
+    dtypes = args.dtypes or ['fp32', 'fp16' if dev.type == 'cuda' else 'bf16']
+    cfg, model = build(args.arch, dev, args.classes)
+    results, n_win = measure(model, dev, size, args.images, args.window_batch, dtypes, not args.no_pamr_rows,
+                             args.warmup, args.repeat, clock=args.clock)
+    print(f'zero-shot inference, arch={args.arch} ({cfg.model.clip.model_name}, random init), {args.images} images of '
+          f'{size}x{size * 3 // 2}, {args.classes} classes, KP mix {model.test_cfg["kp_weight"]}, slide crop {size} '
+          f'stride {size // 2} ({n_win} windows/image), window_batch {args.window_batch}, device '
+          f'{describe_device(dev)}; medians of {args.repeat} round-robin runs after {args.warmup} warm-up'
+          f'{", CPU seconds (process_time)" if args.clock == "cpu" else ""}\n')
+    print(format_table(results, args.images, args.markdown))
+    print('\noverhead = row time ÷ (frozen image encoder + decode head forward on the same windows, same batching '
+          'and dtype); target <= 1.10 without PAMR (ViT-B/16 at 448)')
+    return results
 
 
 if __name__ == '__main__':

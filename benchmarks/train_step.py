@@ -75,7 +75,7 @@ def floor_parts(model, inputs, samples, optim, autocast):
     eot = te.eot_index(ids)
     noun_valid = torch.stack([s.noun_valid for s in samples]).to(dev).bool()
     with torch.no_grad(), autocast():
-        noun_emb = model.noun_prompt(flat).view(j, b, -1).transpose(0, 1).float()
+        noun_emb = model.text_encoder.noun_prompt(flat).view(j, b, -1).transpose(0, 1).float()
 
     def image_encoder():
         with torch.no_grad(), autocast():
@@ -83,7 +83,7 @@ def floor_parts(model, inputs, samples, optim, autocast):
 
     def image_segmenter():
         with autocast():
-            out = model.image_segmenter(tokens, grid, normalize=False)
+            out = model.decode_head.dense_features(tokens, grid, normalize=False)
         out.float().sum().backward()
 
     def masked_image_pass():
@@ -94,7 +94,7 @@ def floor_parts(model, inputs, samples, optim, autocast):
 
     def noun_prompts():
         with autocast():
-            emb, _ = model.noun_prompt.forward_with_targets(flat)
+            emb, _ = model.text_encoder.noun_prompt.forward_with_targets(flat)
         emb.float().sum().backward()
 
     def text_segmenter():
@@ -129,7 +129,7 @@ def floor_parts(model, inputs, samples, optim, autocast):
 def module_ranges(model):
     """Forward hooks that wrap the main sub-modules in profiler ranges (forward time per module)."""
     from torch.autograd.profiler import record_function
-    names = ['clip.image_encoder', 'clip.text_encoder', 'image_segmenter', 'noun_prompt', 'text_segmenter',
+    names = ['clip.image_encoder', 'clip.text_encoder', 'decode_head', 'text_encoder.noun_prompt', 'text_segmenter',
              'word_prompt', 'region_prompt', 'loss_seg', 'kg_loss', 'text_seg_loss', 'hcl_loss']
     handles, stack = [], []
     for name in names:

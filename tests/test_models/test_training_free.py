@@ -201,12 +201,16 @@ def test_slide_windows_reach_the_head(monkeypatch):
     seen = []
     orig = TrainingFreeHead.dense_features
     monkeypatch.setattr(TrainingFreeHead, 'dense_features',
-                        lambda self, t, g: seen.append(g) or orig(self, t, g))
-    _predict(_build('naclip', mode='slide', crop_size=(32, 32), stride=(16, 16)))
-    assert seen == [(2, 2)] * 6                     # (48-32)/16+1 = 2 rows × (64-32)/16+1 = 3 columns
+                        lambda self, t, g: seen.append((t.shape[0], g)) or orig(self, t, g))
+    # (48-32)/16+1 = 2 rows × (64-32)/16+1 = 3 columns = 6 windows of 2×2 patches
+    _predict(_build('naclip', mode='slide', crop_size=(32, 32), stride=(16, 16), window_batch=1))
+    assert seen == [(1, (2, 2))] * 6                # mmseg's window-by-window loop
+    seen.clear()
+    _predict(_build('naclip', mode='slide', crop_size=(32, 32), stride=(16, 16), window_batch=8))
+    assert seen == [(6, (2, 2))]                    # batched windows: one forward
     seen.clear()
     _predict(_build('naclip'))
-    assert seen == [(3, 4)]
+    assert seen == [(1, (3, 4))]
 
 
 def test_training_free_segmentor_refuses_to_train():

@@ -34,6 +34,7 @@ from mmseg.registry import MODELS
 
 from ...utils.options import OptionError
 from ..clip.image_encoder import CLIPFeatures, pad_to_patch
+from ..inference_options import autocast_for
 from ..pamr import PAMR  # noqa: F401  (registers PAMR for test_cfg.pamr_cfg)
 from ..text_classifier import ClassEmbeddings
 from ..vocab import reduce_synonyms
@@ -85,7 +86,12 @@ class OpenVocabularyHead(BaseModule):
     def predict(self, inputs: list, batch_img_metas: list, test_cfg) -> torch.Tensor:
         """mmseg's decode-head inference call: ``inputs = [x, f, c]`` (module docstring) → scores ``B×C×H×W``."""
         images, clip_feats, classes = inputs
-        feats = F.normalize(self.forward(clip_feats), dim=1, eps=1e-6)
+        with autocast_for(images.device, test_cfg.get('dtype', 'fp32')):
+            feats = self.forward(clip_feats)
+        # test_cfg.dtype: only the features above are half precision; normalisation, scores, PAMR, KP mix are fp32
+        feats = F.normalize(feats.float(), dim=1, eps=1e-6)
+        if getattr(clip_feats, 'dense', None) is not None and clip_feats.dense.dtype != torch.float32:
+            clip_feats = clip_feats._replace(dense=clip_feats.dense.float())
         return self.predict_by_feat(feats, images, clip_feats, classes, test_cfg)
 
     def predict_by_feat(self, feats: torch.Tensor, images: torch.Tensor, clip_feats: CLIPFeatures,

@@ -9,7 +9,10 @@ mmseg's ``MultimodalEncoderDecoder`` runs the inference (``predict`` → ``infer
                                                                       KP mix → resize, crop → background plane)
 
 ``mode='slide'`` averages overlapping ``crop_size`` windows (stride ``stride``); ``postprocess_result`` resizes to
-the original size and takes the argmax ("background iff max_k m_k ≤ bg_thresh"). ``mode='tensor'`` returns the head's
+the original size and takes the argmax ("background iff max_k m_k ≤ bg_thresh"). Overridden here, for speed only
+(:mod:`~mmseg_code.models.inference_options`): ``slide_inference`` batches the windows of all images
+(``test_cfg.window_batch``; mmseg's crop grid and average), ``encode_decode`` runs the image encoder under
+``test_cfg.dtype``'s autocast and, with ``test_cfg.compile``, ``torch.compile``-d. ``mode='tensor'`` returns the head's
 dense features of the (padded) input.
 
 Why ``MultimodalEncoderDecoder`` and not ``EncoderDecoder``: its ``encode_decode`` hands the head the input window
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence, Union
 
+import torch
 from mmengine.config import ConfigDict
 from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.models.segmentors.multimodal_encoder_decoder import MultimodalEncoderDecoder
@@ -37,6 +41,8 @@ from mmseg.registry import MODELS
 
 from ...utils.options import OptionError, check_known_keys
 from ..heads.open_vocab_head import background_threshold
+from ..inference_options import (DEFAULT_WINDOW_BATCH, CompiledEncoder, autocast_for, check_inference_options,
+                                 slide_windows, windows_per_chunk)
 from ..vocab import Vocabulary
 
 DEFAULT_TEST_CFG = dict(
@@ -50,6 +56,9 @@ DEFAULT_TEST_CFG = dict(
     kp_w=10.0,             # KP branch: σ(kp_w·cos + kp_b) = σ(10·(cos − 0.25))
     kp_b=-2.5,
     kp_templates='custom',
+    window_batch=DEFAULT_WINDOW_BATCH,  # slide: windows per forward, across the batch (None/1: mmseg's loop)
+    dtype='fp32',          # 'fp32' | 'fp16' | 'bf16': autocast of the image encoder and the head's features
+    compile=False,         # torch.compile the frozen image encoder (skipped with one warning where it fails)
 )
 
 # state-dict prefixes of the layout before the mmseg encoder-decoder contract → today's
@@ -150,6 +159,7 @@ class TextSupervisedSegmentor(MultimodalEncoderDecoder):
             raise OptionError(f"test_cfg.mode must be 'whole' or 'slide', got {cfg['mode']!r}.")
         if cfg['mode'] == 'slide' and (cfg['crop_size'] is None or cfg['stride'] is None):
             raise OptionError("test_cfg.mode='slide' needs crop_size and stride.")
+        check_inference_options(cfg)
         return cfg
 
     @property
@@ -195,6 +205,87 @@ class TextSupervisedSegmentor(MultimodalEncoderDecoder):
         if classes and not self._fixed_vocabulary and (
                 self.vocabulary is None or list(classes) != list(self.vocabulary.class_names)):
             self.set_vocabulary(list(classes), background='auto')
+
+    # ------------------------------------------------------------------ inference
+    def extract_image_features(self, inputs: torch.Tensor):
+        """The image encoder's read-outs of windows ``inputs`` (``torch.compile``-d with ``test_cfg.compile``)."""
+        if self.test_cfg.get('compile', False):
+            compiled = self.__dict__.get('_compiled_encoder')
+            if compiled is None or compiled.encoder is not self.image_encoder:
+                compiled = CompiledEncoder(self.image_encoder)
+                self.__dict__['_compiled_encoder'] = compiled
+            return compiled(inputs)
+        return self.image_encoder(inputs)
+
+    def encode_decode(self, inputs: torch.Tensor, batch_img_metas: list) -> torch.Tensor:
+        """mmseg's ``encode_decode`` (class embeddings, image features, ``decode_head.predict``) with the image
+        encoder under ``test_cfg.dtype``'s autocast (the head autocasts its own features, the rest is fp32)."""
+        classifier_embeds = self.text_encoder()
+        with autocast_for(inputs.device, self.test_cfg.get('dtype', 'fp32')):
+            feats = self.extract_image_features(inputs)
+        return self.decode_head.predict([inputs, feats, classifier_embeds], batch_img_metas, self.test_cfg)
+
+    def slide_inference(self, inputs: torch.Tensor, batch_img_metas: list) -> torch.Tensor:
+        """mmseg's ``slide_inference`` with the windows batched: the same crop grid (:func:`slide_windows`) and the
+        same average (every image's windows are added in mmseg's order, divided by the count map), but the windows of
+        all images go through :meth:`encode_decode` ``test_cfg.window_batch`` at a time (fewer for a large vocabulary,
+        :func:`windows_per_chunk`). ``window_batch`` None or 1: mmseg's window-by-window loop."""
+        window_batch = self.test_cfg.get('window_batch')
+        if not window_batch or window_batch <= 1:
+            return super().slide_inference(inputs, batch_img_metas)
+        batch_size, _, h_img, w_img = inputs.shape
+        boxes = slide_windows(h_img, w_img, self.test_cfg.crop_size, self.test_cfg.stride)
+        out_channels = self.out_channels
+        crop_hw = (boxes[0][1] - boxes[0][0], boxes[0][3] - boxes[0][2])      # every window has this size
+        preds = inputs.new_zeros((batch_size, out_channels, h_img, w_img))
+        count_mat = inputs.new_zeros((batch_size, 1, h_img, w_img))
+        for y1, y2, x1, x2 in boxes:
+            count_mat[:, :, y1:y2, x1:x2] += 1
+        batch_img_metas[0]['img_shape'] = crop_hw                              # as mmseg leaves it
+        jobs = [(k, b) for k in range(len(boxes)) for b in range(batch_size)]  # window-major: mmseg's order per image
+        step = windows_per_chunk(window_batch, out_channels, crop_hw)
+        for start in range(0, len(jobs), step):
+            chunk = jobs[start:start + step]
+            crops = torch.stack([inputs[b, :, boxes[k][0]:boxes[k][1], boxes[k][2]:boxes[k][3]] for k, b in chunk])
+            metas = [dict(batch_img_metas[b], img_shape=crop_hw) for _, b in chunk]
+            logits = self.encode_decode(crops, metas)
+            for (k, b), logit in zip(chunk, logits):
+                y1, y2, x1, x2 = boxes[k]
+                preds[b, :, y1:y2, x1:x2] += logit
+        assert (count_mat == 0).sum() == 0
+        return preds / count_mat
+
+    def postprocess_result(self, seg_logits: torch.Tensor, data_samples=None) -> list:
+        """mmseg's ``postprocess_result`` (padding removed, flip undone, bilinear resize to ``ori_shape``, class
+        argmax), with the argmax over classes taken as ``max(dim=0)`` — the same first maximal index, ~3× faster on
+        CPU than ``argmax(dim=0)`` over the outer dimension (110 → 35 ms for 21 classes at 448×672)."""
+        if seg_logits.shape[1] == 1:
+            return super().postprocess_result(seg_logits, data_samples)
+        from mmengine.structures import PixelData
+        from mmseg.models.utils import resize
+        from mmseg.structures import SegDataSample
+        batch_size, _, H, W = seg_logits.shape
+        only_prediction = data_samples is None
+        if only_prediction:
+            data_samples = [SegDataSample() for _ in range(batch_size)]
+        for i in range(batch_size):
+            if only_prediction:
+                i_seg_logits = seg_logits[i]
+            else:
+                img_meta = data_samples[i].metainfo
+                padding_size = img_meta.get('img_padding_size', img_meta.get('padding_size', [0] * 4))
+                left, right, top, bottom = padding_size
+                i_seg_logits = seg_logits[i:i + 1, :, top:H - bottom, left:W - right]
+                if img_meta.get('flip', None):
+                    direction = img_meta.get('flip_direction', None)
+                    assert direction in ['horizontal', 'vertical']
+                    i_seg_logits = i_seg_logits.flip(dims=(3, ) if direction == 'horizontal' else (2, ))
+                i_seg_logits = resize(i_seg_logits, size=img_meta['ori_shape'], mode='bilinear',
+                                      align_corners=self.align_corners, warning=False).squeeze(0)
+            i_seg_pred = i_seg_logits.max(dim=0, keepdim=True)[1]
+            data_samples[i].set_data({'seg_logits': PixelData(**{'data': i_seg_logits}),
+                                      'pred_sem_seg': PixelData(**{'data': i_seg_pred})})
+        return data_samples
 
     # ------------------------------------------------------------------ checkpoints
     def optional_state_dict_prefixes(self) -> tuple:

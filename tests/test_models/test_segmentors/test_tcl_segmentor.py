@@ -102,7 +102,7 @@ def test_background_threshold_on_hand_made_scores(model, monkeypatch):
 
 def test_slide_inference_averages_windows(model, monkeypatch):
     model.set_vocabulary(['a', 'b'], background=False)
-    model.test_cfg.update(mode='slide', crop_size=(32, 32), stride=(16, 16))
+    model.test_cfg.update(mode='slide', crop_size=(32, 32), stride=(16, 16), window_batch=1)   # mmseg's loop
     calls = []
 
     def fake(x, metas=None):
@@ -113,7 +113,13 @@ def test_slide_inference_averages_windows(model, monkeypatch):
     # windows: cols 0-31 (value 1) and 16-47 (value 3)
     assert len(calls) == 2
     torch.testing.assert_close(out[0, 0, 0], torch.tensor([1.0] * 16 + [2.0] * 16 + [3.0] * 16))
-    model.test_cfg.update(mode='whole')
+    calls.clear()
+    model.test_cfg.update(window_batch=8)                                  # batched: one call, same average
+    monkeypatch.setattr(model, 'encode_decode', lambda x, metas=None: torch.stack(
+        [torch.full((2, 32, 32), 2.0 * i + 1) for i in range(x.shape[0])]))
+    out = model.inference(torch.zeros(1, 3, 32, 48), [dict(ori_shape=(32, 48))])
+    torch.testing.assert_close(out[0, 0, 0], torch.tensor([1.0] * 16 + [2.0] * 16 + [3.0] * 16))
+    model.test_cfg.update(mode='whole', window_batch=8)
 
 
 def test_whole_inference_pads_and_crops(model):
