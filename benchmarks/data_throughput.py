@@ -3,11 +3,17 @@
     python benchmarks/data_throughput.py                       # synthetic 256 px shards, builtin tagger
     python benchmarks/data_throughput.py --urls 'data/cc3m/{00000..00009}.tar' --tagger nltk --workers 0 2 4
     python benchmarks/data_throughput.py --model-config configs/code/code_tiny.py configs/code/code_vitb16_cc.py
+    python benchmarks/data_throughput.py --baseline-rev da2c885     # webdataset stages vs the former reader
 
 Prints (1) the mean time of each transform on one process, (2) samples/s through a DataLoader for each worker
 count, and samples/s per worker, and (3) for each ``--model-config``, the images/s one training step of that
 model consumes (forward + backward + optimizer step, random-init CLIP, same batch size, crop size from the
 config) and the implied number of data workers one training process needs: model images/s ÷ samples/s per worker.
+
+With ``--baseline-rev REV`` it also measures, on the same shards and in the same run, ``ImageTextDataset`` as it was
+at git revision ``REV`` (its modules are extracted from git into a temporary package, for this measurement only)
+against the current one: samples/s of one DataLoader worker with the training pipeline, and raw samples/s (no
+transforms) in one process, alternating the two implementations ``--rounds`` times; the ratios are current / former.
 """
 import argparse
 import itertools
@@ -70,6 +76,66 @@ def loader_throughput(urls: str, pipeline: List[Dict], workers: int, batch_size:
     return batches * batch_size / (time.perf_counter() - t0)
 
 
+BASELINE_MODULES = ('image_text_dataset', 'sources', 'tar_stream', 'skip', 'stream_state')
+
+
+def load_baseline(rev: str, tmp: str):
+    """``ImageTextDataset`` as it was at git revision ``rev``: its modules from ``git show`` in a temporary package
+    (not registered in mmseg's registry, which holds the current class under the same name)."""
+    import importlib
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    pkg = os.path.join(tmp, 'former_datasets')
+    os.makedirs(pkg, exist_ok=True)
+    for name in BASELINE_MODULES:
+        src = subprocess.run(['git', 'show', f'{rev}:mmseg_code/datasets/{name}.py'], cwd=root, capture_output=True,
+                             text=True)
+        if src.returncode:
+            raise SystemExit(f'--baseline-rev {rev}: cannot read mmseg_code/datasets/{name}.py from git: '
+                             f'{src.stderr.strip().splitlines()[-1] if src.stderr.strip() else "not found"}')
+        with open(os.path.join(pkg, f'{name}.py'), 'w') as f:
+            f.write(src.stdout.replace('@DATASETS.register_module()\n', ''))
+    open(os.path.join(pkg, '__init__.py'), 'w').close()
+    sys.path.insert(0, tmp)
+    return importlib.import_module('former_datasets.image_text_dataset').ImageTextDataset
+
+
+def compare_with_baseline(former_cls, urls: str, pipeline: List[Dict], batch_size: int, batches: int,
+                          rounds: int) -> None:
+    """Current / former samples/s, alternating the two: one DataLoader worker with ``pipeline``; raw reading."""
+    import statistics
+    from mmengine.dataset import pseudo_collate
+    from torch.utils.data import DataLoader
+
+    def worker_rate(cls) -> float:
+        ds = cls(sources=dict(urls=urls), shuffle_buffer=100, pipeline=pipeline)
+        it = iter(DataLoader(ds, batch_size=batch_size, num_workers=1, collate_fn=pseudo_collate))
+        next(it)
+        t0 = time.perf_counter()
+        for _ in range(batches):
+            next(it)
+        return batches * batch_size / (time.perf_counter() - t0)
+
+    def raw_rate(cls) -> float:
+        ds = cls(sources=dict(urls=urls), shuffle_buffer=100, pipeline=[], repeat=False)
+        t0 = time.perf_counter()
+        n = sum(1 for _ in ds)
+        return n / (time.perf_counter() - t0)
+
+    rows = {'one worker, training pipeline': worker_rate, 'raw samples, one process': raw_rate}
+    print(f'current (webdataset stages) vs former reader, {rounds} alternating rounds:')
+    for label, fn in rows.items():
+        ratios, cur, old = [], [], []
+        for _ in range(rounds):
+            o = fn(former_cls)
+            c = fn(ImageTextDataset)
+            old.append(o)
+            cur.append(c)
+            ratios.append(c / o)
+        print(f'  {label:32s} current {statistics.median(cur):8.1f}/s  former {statistics.median(old):8.1f}/s  '
+              f'ratio {statistics.median(ratios):.3f} (median; rounds {", ".join(f"{r:.2f}" for r in ratios)})')
+
+
 def config_crop_size(cfg) -> int:
     """The training crop size of a config (its ``RandomResizedCrop``), 224 when it has none."""
     for t in cfg.get('train_pipeline', []):
@@ -127,6 +193,8 @@ def main(argv=None) -> int:
     p.add_argument('--model-config', nargs='*', default=[], help='configs whose training step to time')
     p.add_argument('--model-batch-size', type=int, default=2)
     p.add_argument('--model-steps', type=int, default=3)
+    p.add_argument('--baseline-rev', help='also compare with ImageTextDataset at this git revision (e.g. da2c885)')
+    p.add_argument('--rounds', type=int, default=3, help='alternating rounds of the baseline comparison')
     args = p.parse_args(argv)
     tmp = None
     urls = args.urls
@@ -159,6 +227,10 @@ def main(argv=None) -> int:
                                                         args.model_steps)
             print(f'  {config} ({crop}px, {device}): {ips:8.2f} images/s -> '
                   f'{ips / worker_rate:.4f} workers per training process')
+    if args.baseline_rev:
+        with tempfile.TemporaryDirectory() as pkg_tmp:
+            compare_with_baseline(load_baseline(args.baseline_rev, pkg_tmp), urls, pipeline, args.batch_size,
+                                  args.batches, args.rounds)
     if tmp is not None:
         tmp.cleanup()
     return 0

@@ -51,17 +51,17 @@ def synthetic_jpegs(size: int, n: int = 64, seed: int = 0) -> list:
 
 def write_shards(out_dir: str, size: int, count: int) -> tuple[str, float]:
     """Shards of ``count`` samples; returns the brace pattern and the mean raw bytes per sample."""
-    from mmseg_code.datasets.shard_writer import ShardWriter
+    from mmseg_code.datasets.webdataset_io import img2dataset_key, img2dataset_writer
     jpegs = synthetic_jpegs(size)
     total = 0
-    with ShardWriter(out_dir, maxcount=5000) as w:
+    with img2dataset_writer(out_dir, maxcount=5000) as w:
         for i in range(count):
             jpg = jpegs[i % len(jpegs)]
             cap = f'a photo of a red car parked next to a tree on a sunny street, number {i}'
             meta = dict(caption=cap, width=round(size * 4 / 3), height=size, status='success')
-            w.write({'jpg': jpg, 'txt': cap, 'json': meta})
+            w.write({'__key__': img2dataset_key(w), 'jpg': jpg, 'txt': cap, 'json': meta})
             total += len(jpg) + len(cap) + len(json.dumps(meta))
-        n_shards = w.shard + 1
+    n_shards = len(w.written)
     return osp.join(out_dir, '{00000..%05d}.tar' % (n_shards - 1)), total / count
 
 

@@ -9,7 +9,7 @@ segmentors' own loading) and the reliability hooks are components the configs tu
 """
 from .version import __version__
 from . import compat  # noqa: F401  (helpers only: nothing is patched on import)
-from . import datasets, engine, models  # noqa: F401
+from . import datasets, engine, evaluation, models  # noqa: F401
 from . import apis  # noqa: F401
 
 __all__ = ['__version__']

@@ -10,13 +10,14 @@ Steps (each a visible subprocess with its own progress):
    (``tools/dataset_converters/make_synthetic_shapes.py``; skipped when ``data/synthetic_shapes`` already holds the
    same generator arguments);
 2. get the shapes CLIP: the committed ``checkpoints/shapes_clip.pth`` (``tools/pretrain_clip.py`` wrote it), or with
-   ``--pretrain`` run that pre-training again (4000 steps, ~30-35 min on one core);
+   ``--pretrain`` run that pre-training again (``configs/clip_pretrain/shapes_clip_vit.py`` through
+   ``tools/train.py``; 4000 steps, ~35 min on one core);
 3. evaluate the untrained model (CoDe's segmenter at its initialisation on the shapes CLIP) with ``tools/test.py``;
 4. train tiny TCL and tiny CoDe with ``tools/train.py`` (``configs/{tcl,code}/*_tiny_shapes.py``), both at once on
    a 2-core machine (``--jobs``; each run single-threaded, which is also the fastest per-iteration setting measured);
 5. evaluate both zero-shot on the synthetic benchmark with ``tools/test.py``, draw the loss curves (from MMEngine's
-   ``vis_data/scalars.json``) and a few prediction overlays, and print the table of mIoU (untrained, TCL, CoDe) with
-   the paths of checkpoints, logs, curves and overlays.
+   scalar logs: the ``MessageHub`` history in the latest checkpoint) and a few prediction overlays, and print the
+   table of mIoU (untrained, TCL, CoDe) with the paths of checkpoints, logs, curves and overlays.
 """
 from __future__ import annotations
 
@@ -185,45 +186,37 @@ def read_metrics(work_dir: str) -> dict:
 
 
 def latest_checkpoint(work_dir: str) -> str:
-    last = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(last):
-        with open(last) as f:
-            path = f.read().strip()
-        if osp.isfile(path):
-            return path
-    ckpts = sorted(glob.glob(osp.join(work_dir, 'iter_*.pth')), key=osp.getmtime)
-    if not ckpts:
+    """The checkpoint MMEngine's ``last_checkpoint`` names (``mmengine.runner.find_latest_checkpoint``)."""
+    from mmengine.runner import find_latest_checkpoint
+    path = find_latest_checkpoint(work_dir)
+    if not path or not osp.isfile(path):
         raise SystemExit(f'[quickstart] no checkpoint under {work_dir}')
-    return ckpts[-1]
+    return path
+
+
+def loss_history(checkpoint: str) -> dict[str, list[float]]:
+    """Per-iteration training losses from MMEngine's scalar logs: the ``MessageHub`` state a checkpoint holds
+    (``train/loss*`` history buffers, one value per iteration)."""
+    from mmengine.logging import MessageHub
+
+    from mmseg_code.compat import safe_torch_load
+    hub = MessageHub.get_instance(f'quickstart:{checkpoint}')
+    hub.load_state_dict(safe_torch_load(checkpoint)['message_hub'])
+    return {k.split('/', 1)[1]: hub.get_scalar(k).data[0].tolist() for k in hub.log_scalars
+            if k.startswith('train/loss')}
 
 
 def plot_losses(work_dir: str, out_png: str, title: str) -> str | None:
-    """Loss curves of a training run from MMEngine's ``vis_data/scalars.json`` (one json object per line)."""
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')), key=osp.getmtime)
-    if not files:
-        return None
-    series: dict[str, tuple[list, list]] = {}
-    with open(files[-1]) as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if 'step' not in rec:
-                continue
-            for k, v in rec.items():
-                if k.startswith('loss') and isinstance(v, (int, float)):
-                    series.setdefault(k, ([], []))
-                    series[k][0].append(rec['step'])
-                    series[k][1].append(v)
+    """Loss curves of a training run (:func:`loss_history` of its latest checkpoint)."""
+    series = loss_history(latest_checkpoint(work_dir))
     if not series:
         return None
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4))
-    for k, (x, y) in sorted(series.items()):
-        ax.plot(x, y, label=k, lw=2.0 if k == 'loss' else 1.0)
+    for k, y in sorted(series.items()):
+        ax.plot(range(1, len(y) + 1), y, label=k, lw=2.0 if k == 'loss' else 1.0)
     ax.set_xlabel('iteration')
     ax.set_ylabel('loss')
     ax.set_title(title)
@@ -296,7 +289,7 @@ def main(argv=None) -> int:
     banner('2/5 shapes CLIP (stands in for the pretrained CLIP a user downloads)')
     if args.pretrain:
         clip = osp.join(work, 'shapes_clip.pth')
-        cmd = [py, 'tools/pretrain_clip.py', '--out', clip]
+        cmd = [py, 'tools/pretrain_clip.py', '--out', clip, '--work-dir', osp.join(work, 'pretrain')]
         if args.smoke:
             cmd += ['--data', osp.join(work, 'pretrain_data'), '--num-train', '256', '--steps', '5',
                     '--batch-size', '16', '--num-eval', '20', '--eval-every', '0']

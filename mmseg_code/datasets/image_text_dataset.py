@@ -1,31 +1,43 @@
-"""``ImageTextDataset``: an endless, sharded, shuffled stream of image-caption pairs for text-supervised training.
+"""``ImageTextDataset``: an endless, sharded, shuffled stream of image-caption pairs for text-supervised training,
+built from webdataset stages.
 
-Data flow per dataloader worker::
+Data flow per dataloader worker (stages in :mod:`.webdataset_io`)::
 
-    sources (shards / caption files) --split by rank & worker--> weighted mix --> shuffle buffer (raw bytes)
-        --> pipeline (decode, augment, clean caption, select nouns, tokenize, pack) --> dict(inputs, data_samples)
+    per source: SimpleShardList(permuted) | ResampledShards  -> split_by_node -> split_by_worker
+                -> url_opener -> tar_members -> group_by_keys -> raw sample           (each drop counted by reason)
+    RandomMix(sources, weights) -> shuffle(buffer of raw bytes)
+    -> pipeline (decode, augment, clean caption, select nouns, tokenize, pack) -> dict(inputs, data_samples)
 
-* **Splitting.** Every pass ("round") over a source permutes its units (shards or annotation rows) with
-  ``default_rng([seed, source, round])`` -- the same permutation on every rank and worker -- and global worker
-  ``g = rank * num_workers + worker_id`` of ``W = world_size * num_workers`` takes units ``perm[g::W]``. A source with
-  fewer units than ``W`` is read by every worker and split sample-wise (sample ``k`` goes to worker ``k % W``).
-* **Endless.** With ``repeat=True`` (training) rounds continue forever with fresh permutations; ``repeat=False`` makes
-  one pass (inspection, tests).
-* **Bad data.** Readers and transforms report bad samples (``SkipSample``); they are dropped and counted by reason.
-  The per-worker cumulative counts ride along in each yielded data sample's metainfo (``skip_counts``,
-  ``skip_source``) so that ``SkipCounterHook`` in the main process can sum them over workers and ranks. If
-  ``max_consecutive_skips`` samples in a row are bad the stream stops with an error naming the counts, so a broken
-  dataset or pipeline cannot spin silently.
+* **Splitting.** Pass ``p`` over source ``s`` takes its units (shards or annotation rows) in the order
+  ``numpy.random.default_rng([seed, s, p]).permutation`` -- the same on every rank and worker -- and rank ``r`` of
+  ``R`` takes every ``R``-th unit, its worker ``w`` of ``N`` every ``N``-th of those. A source with fewer units than
+  ``R * N`` workers is read by every worker and split sample-wise (event ``k`` -- a sample or a skip -- goes to
+  global worker ``k % (R * N)``). ``resample=True`` in a source draws shards with replacement instead
+  (``wds.ResampledShards``; each worker its own endless draw).
+* **Endless.** With ``repeat=True`` (training) passes continue forever with fresh permutations; ``repeat=False``
+  makes one pass (inspection, tests).
+* **Order.** The shuffle buffer is ``wds.shuffle`` drawing from ``default_rng([seed, 7919, worker, workers,
+  round])``. Permutations and shuffle draws are those of the reader this one replaced, so a seed gives the same
+  samples in the same order as before the move to webdataset (the README's main-job numbers depend on it).
+* **Bad data.** Readers and transforms report bad samples (``SkipSample`` or a webdataset handler); they are dropped
+  and counted by reason. The per-worker cumulative counts ride along in each yielded data sample's metainfo
+  (``skip_counts``, ``skip_source``) so that ``SkipCounterHook`` in the main process can sum them over workers and
+  ranks. If ``max_consecutive_skips`` samples in a row are bad the stream stops with an error naming the counts, so
+  a broken dataset or pipeline cannot spin silently.
 * **Exact resume.** Each yielded sample also carries its worker's stream position (``stream_pos``); with
   ``ExactResumeHook`` checkpoints record the consumed positions and a resumed run continues each worker's stream
-  exactly, with the same per-sample transform randomness (mechanism: :mod:`mmseg_code.datasets.stream_state`).
+  exactly, with the same per-sample transform randomness. The stages above are seeded from the logical worker's
+  ``(seed, worker, round)`` -- including ``wds.RandomMix``, which runs with a global ``random`` state of its own
+  (:func:`.webdataset_io.own_python_random`) -- and this class carries the position (mechanism:
+  :mod:`mmseg_code.datasets.stream_state`).
 
 Use it with MMEngine's Runner as ``train_dataloader = dict(batch_size=..., num_workers=..., sampler=None,
 dataset=dict(type='ImageTextDataset', ...))``: PyTorch forbids samplers for iterable datasets, and MMEngine passes
 ``sampler=None`` straight through.
 """
 import traceback
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from itertools import count
+from typing import Any, Dict, Iterator, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.dist import get_dist_info
@@ -33,9 +45,14 @@ from mmengine.logging import print_log
 from mmseg.registry import DATASETS, TRANSFORMS
 from torch.utils.data import IterableDataset, get_worker_info
 
-from .skip import SkipCounter, SkipSample
-from .sources import RawSample, build_source
+from .skip import CHANGES_KEY, SkipCounter, SkipSample
+from .sources import build_source
 from .stream_state import ResumeState, logical_worker, seeded_global_rngs
+from .webdataset_io import RawSample, random_mix, shuffle, split_by_node, split_by_worker
+
+# tags of the seeds derived from ``seed`` (one generator per purpose); 7919 is the shuffle buffer's since the first
+# version of this class (its draws, and so the sample order, stayed the same)
+_UNITS, _MIX, _SHUFFLE = 1, 2, 7919
 
 
 class _SkipState:
@@ -43,6 +60,7 @@ class _SkipState:
 
     def __init__(self, limit: int) -> None:
         self.counts = SkipCounter()
+        self.changes = SkipCounter()  # samples kept with a change (e.g. caption_truncated), by kind
         self.consecutive = 0
         self.limit = limit
 
@@ -61,7 +79,8 @@ class ImageTextDataset(IterableDataset):
 
     Args:
         sources: one source config or a list; ``dict(urls='cc3m/{00000..00331}.tar', weight=3.0)`` for img2dataset
-            shards, ``dict(ann_file='pairs.jsonl', img_dir='images/', weight=1.0)`` for a folder + JSONL/CSV.
+            shards (add ``resample=True`` to draw shards with replacement), ``dict(ann_file='pairs.jsonl',
+            img_dir='images/', weight=1.0)`` for a folder + JSONL/CSV. Weights are ``wds.RandomMix`` probabilities.
         pipeline: transform configs (mmseg ``TRANSFORMS``), applied to ``dict(key, img_bytes, caption, meta, source)``.
         shuffle_buffer: size of the sample-level shuffle buffer of raw (undecoded) samples; 0 or 1 disables it.
         seed: seed of shard permutations, source mixing, the shuffle buffer and the transforms (the pipeline of the
@@ -108,6 +127,7 @@ class ImageTextDataset(IterableDataset):
         self.length = length
         self._iterations = 0
         self.skip_counts = SkipCounter()  # counts of the most recent iterator in this process
+        self.change_counts = SkipCounter()  # samples it kept with a change (caption_truncated), by kind
         self._resume: Optional[ResumeState] = None
 
     def set_resume_state(self, state: Optional[ResumeState]) -> None:
@@ -129,17 +149,27 @@ class ImageTextDataset(IterableDataset):
                     weights=self.weights.tolist())
 
     # ------------------------------------------------------------------ splitting and mixing
+    def _seed(self, *words: int) -> int:
+        """A 64-bit seed for one stage, a fixed function of ``(seed, *words)``."""
+        a, b = np.random.SeedSequence([self.seed, *[int(w) for w in words]]).generate_state(2)
+        return int(a) << 32 | int(b)
+
     def _slot(self) -> tuple:
-        """(global worker index g, number of global workers W, local worker id)."""
+        """(rank, world size, physical worker id, workers per rank)."""
         info = get_worker_info()
         if info is None and not self._fixed_rank:
             self.rank, self.world_size = get_dist_info()
         num_workers = info.num_workers if info is not None else 1
         worker_id = info.id if info is not None else 0
-        return self.rank * num_workers + worker_id, self.world_size * num_workers, worker_id
+        return self.rank, self.world_size, worker_id, num_workers
 
-    def _source_stream(self, si: int, g: int, world: int, state: _SkipState) -> Iterator[RawSample]:
+    def _source_stream(self, si: int, slot: tuple, rnd: int, state: _SkipState) -> Iterator[RawSample]:
         source = self.sources[si]
+        rank, ranks, worker, workers = slot
+        g, world = rank * workers + worker, ranks * workers
+        if source.resample:
+            yield from self._resampled_stream(si, g, world, rnd, state)
+            return
         n = len(source.units)
         shared = n < world  # too few units: every worker reads all and keeps every world-th event
         if shared and g == 0:
@@ -157,79 +187,74 @@ class ImageTextDataset(IterableDataset):
             if owned():
                 state.skip(reason, detail)
 
-        rnd = 0
-        while True:
-            perm = np.random.default_rng([self.seed, si, rnd]).permutation(n)
-            units = perm if shared else perm[g::world]
+        for pass_no in count():
+            units = source.pass_units(np.random.default_rng([self.seed, si, pass_no]).permutation(n))
+            if not shared:
+                units = split_by_worker(split_by_node(units, rank, ranks), worker, workers)
             good = 0  # usable samples seen in this pass, owned or not
-            for u in units:
-                for raw in source.read_unit(int(u), on_skip):
-                    good += 1
-                    if owned():
-                        yield raw
-            if good == 0 and len(units) > 0:
+            for raw in source.read(units, on_skip):
+                good += 1
+                if owned():
+                    yield raw
+            if good == 0:
                 raise RuntimeError(f'ImageTextDataset: source {source.name} gave worker {g}/{world} no usable sample '
-                                   f'in a full pass over {len(units)} units; skips: {state.counts.as_dict()}')
-            rnd += 1
+                                   f'in a full pass over its units; skips: {state.counts.as_dict()}')
             if not self.repeat:
                 return
 
-    def _mixed(self, g: int, world: int, rng: np.random.Generator, state: _SkipState) -> Iterator[RawSample]:
-        streams = [self._source_stream(i, g, world, state) for i in range(len(self.sources))]
-        active = list(range(len(streams)))
-        while active:
-            if len(active) == 1:
-                i = active[0]
-            else:
-                p = self.weights[active] / self.weights[active].sum()
-                i = active[int(rng.choice(len(active), p=p))]
-            try:
-                yield next(streams[i])
-            except StopIteration:
-                active.remove(i)
+    def _resampled_stream(self, si: int, g: int, world: int, rnd: int, state: _SkipState) -> Iterator[RawSample]:
+        source = self.sources[si]
+        if not self.repeat:
+            raise ValueError(f'ImageTextDataset: source {source.name} resamples shards (endless); it needs '
+                             f'repeat=True')
+        tried = set()  # shards opened since the last usable sample
 
-    def _shuffled(self, stream: Iterator[RawSample], rng: np.random.Generator) -> Iterator[RawSample]:
-        if self.shuffle_buffer <= 1:
-            yield from stream
-            return
-        buf: List[RawSample] = []
-        for raw in stream:
-            buf.append(raw)
-            if len(buf) >= self.shuffle_buffer:
-                j = int(rng.integers(len(buf)))
-                buf[j], buf[-1] = buf[-1], buf[j]
-                yield buf.pop()
-        rng.shuffle(buf)
-        yield from buf
+        def tracked(units: Iterator[Dict[str, str]]) -> Iterator[Dict[str, str]]:
+            for unit in units:
+                if len(tried) >= len(source.units):
+                    raise RuntimeError(f'ImageTextDataset: source {source.name} gave worker {g}/{world} no usable '
+                                       f'sample from any of its {len(source.units)} shards (resampled); skips: '
+                                       f'{state.counts.as_dict()}')
+                tried.add(unit['url'])
+                yield unit
+
+        for raw in source.read(tracked(source.resampled_units(self._seed(_UNITS, si, rnd), g)), state.skip):
+            tried.clear()
+            yield raw
 
     # ------------------------------------------------------------------ pipeline
-    def _apply(self, raw: RawSample) -> Optional[Dict[str, Any]]:
-        results: Optional[Dict[str, Any]] = dict(raw)
+    def _apply(self, raw: RawSample) -> tuple:
+        """Run the pipeline on one raw sample: ``(output, changes recorded by the transforms)``."""
+        changes: list = []
+        results: Optional[Dict[str, Any]] = dict(raw, **{CHANGES_KEY: changes})
         for t in self.transforms:
             results = t(results)
             if results is None:
                 raise SkipSample('filtered_by_pipeline', type(t).__name__)
-        return results
+        return results, changes
 
     def __iter__(self) -> Iterator[Dict[str, Any]]:
-        g, world, worker_id = self._slot()
+        rank, ranks, worker_id, workers = self._slot()
         rnd = self._iterations
         self._iterations += 1
         resume = None
         if self._resume is not None:  # exact resume: this physical worker plays a logical one (round-robin order)
-            num_workers = world // self.world_size
-            worker_id = logical_worker(worker_id, num_workers, self._resume.batches_consumed)
-            g = self.rank * num_workers + worker_id
-            resume = self._resume.for_worker(g, world)
+            worker_id = logical_worker(worker_id, workers, self._resume.batches_consumed)
+            resume = self._resume.for_worker(rank * workers + worker_id, ranks * workers)
             if resume is not None:
                 rnd = int(resume['round'])
                 self._iterations = rnd + 1
-        rng = np.random.default_rng([self.seed, 7919, g, world, rnd])
+        g, world = rank * workers + worker_id, ranks * workers
         state = _SkipState(self.max_consecutive_skips)
-        self.skip_counts = state.counts
+        self.skip_counts, self.change_counts = state.counts, state.changes
         source_tag = f'{self.rank}:{worker_id}'
         warned = set()
-        stream = self._shuffled(self._mixed(g, world, rng, state), rng)
+        slot = (rank, ranks, worker_id, workers)
+        streams = [self._source_stream(i, slot, rnd, state) for i in range(len(self.sources))]
+        stream = streams[0] if len(streams) == 1 else \
+            random_mix(streams, self.weights.tolist(), self._seed(_MIX, g, world, rnd))
+        if self.shuffle_buffer > 1:
+            stream = shuffle(stream, self.shuffle_buffer, np.random.default_rng([self.seed, _SHUFFLE, g, world, rnd]))
         k = 0
         if resume is not None:  # re-read the consumed raw samples without running the pipeline
             state.limit, limit = 0, state.limit
@@ -239,11 +264,13 @@ class ImageTextDataset(IterableDataset):
             state.limit, state.consecutive, k = limit, 0, int(resume['next'])
             state.counts.clear()
             state.counts.update({str(r): int(c) for r, c in resume['skip_counts'].items()})
+            state.changes.clear()
+            state.changes.update({str(r): int(c) for r, c in resume.get('change_counts', {}).items()})
         for raw in stream:
             index, k = k, k + 1
             try:
                 with seeded_global_rngs((self.seed, g, world, rnd, index)):
-                    out = self._apply(raw)
+                    out, changes = self._apply(raw)
             except SkipSample as e:
                 state.skip(e.reason, e.detail)
                 continue
@@ -257,7 +284,8 @@ class ImageTextDataset(IterableDataset):
                 state.skip(reason, str(e))
                 continue
             state.consecutive = 0
-            self._attach_counts(out, state.counts, source_tag,
+            state.changes.update(changes)
+            self._attach_counts(out, state.counts, source_tag, change_counts=state.changes.as_dict(),
                                 stream_pos=dict(worker=g, world=world, round=rnd, next=k))
             yield out
 

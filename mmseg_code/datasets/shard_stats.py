@@ -1,13 +1,11 @@
 """Statistics of image-caption shards: samples, members, corrupt/truncated members, caption and noun statistics."""
-import io
 from collections import Counter
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from .skip import SkipCounter
-from .sources import raw_from_fields
-from .tar_stream import iter_tar_samples
+from .webdataset_io import raw_from_fields, read_shards
 
 
 def _summary(values: List[float]) -> Dict[str, float]:
@@ -48,45 +46,41 @@ def shard_statistics(paths: List[str], tagger: Optional[str] = None, decode: boo
     decoder = DecodeImageBytes() if decode else None
     tok = clip_tokenizer()
     n = 0
-    done = False
-    for path in tqdm(paths, desc='shards', unit='shard', disable=not progress):
-        count = 0
 
-        def on_skip(reason: str, detail: str = '') -> None:
-            skips.add(reason)
+    def on_skip(reason: str, detail: str = '') -> None:
+        skips.add(reason)
 
-        try:
-            f = open(path, 'rb')
-        except OSError:
-            skips.add('unreadable_shard')
+    bar = tqdm(total=len(paths), desc='shards', unit='shard', disable=not progress)
+    for fields in read_shards(paths, on_skip):  # the training reader's webdataset stages, one pass in order
+        url = fields['__url__']
+        if url not in per_shard:
+            per_shard[url] = 0
+            bar.update(1)
+        exts.update(k for k in fields if not k.startswith('__'))
+        raw = raw_from_fields(fields, url, on_skip)
+        if raw is None:
             continue
-        with f:
-            for fields in iter_tar_samples(io.BufferedReader(f, 1 << 20), on_skip):
-                exts.update(k for k in fields if k != '__key__')
-                raw = raw_from_fields(fields, fields['__key__'], path, on_skip)
-                if raw is None:
-                    continue
-                count += 1
-                caption = clean_caption(raw['caption'])
-                if not caption:
-                    skips.add('empty_caption')
-                cap_chars.append(len(caption))
-                cap_tokens.append(len(tok.encode(caption[:4000])))
-                if tag is not None and caption:
-                    noun_counts[min(len(extract_nouns(tag(caption[:2000]))), 5)] += 1
-                if decoder is not None:
-                    try:
-                        img = decoder.transform(dict(img_bytes=raw['img_bytes'], key=raw['key']))['img']
-                        sizes.append(min(img.shape[:2]))
-                    except SkipSample as e:
-                        skips.add(e.reason)
-                n += 1
-                if max_samples and n >= max_samples:
-                    done = True
-                    break
-        per_shard[path] = count
-        if done:
+        per_shard[url] += 1
+        caption = clean_caption(raw['caption'])
+        if not caption:
+            skips.add('empty_caption')
+        cap_chars.append(len(caption))
+        cap_tokens.append(len(tok.encode(caption[:4000])))
+        if tag is not None and caption:
+            noun_counts[min(len(extract_nouns(tag(caption[:2000]))), 5)] += 1
+        if decoder is not None:
+            try:
+                img = decoder.transform(dict(img_bytes=raw['img_bytes'], key=raw['key']))['img']
+                sizes.append(min(img.shape[:2]))
+            except SkipSample as e:
+                skips.add(e.reason)
+        n += 1
+        if max_samples and n >= max_samples:
             break
+    else:
+        for path in paths:  # shards without a single sample
+            per_shard.setdefault(path, 0)
+    bar.close()
     report: Dict[str, Any] = dict(
         shards=len(per_shard), samples=n, samples_per_shard=_summary(list(per_shard.values())),
         members_by_extension=dict(exts.most_common()), problems=skips.as_dict(),

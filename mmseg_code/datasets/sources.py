@@ -1,112 +1,54 @@
 """Where image-caption pairs come from: img2dataset webdataset shards, or a folder of images plus a JSONL/CSV file.
 
-A source is split into *units* (a shard, or one annotation row). Each ``read_unit`` call turns one unit into raw
-samples ``{'key', 'img_bytes', 'caption', 'meta', 'source'}`` and reports bad data through ``on_skip(reason, detail)``.
-Splitting units between ranks and dataloader workers is done by the dataset, not here.
+A source lists its *units* for one pass (shards or annotation rows, permuted by a seed; or shards resampled with
+replacement) and turns a sequence of units into raw samples ``{'key', 'img_bytes', 'caption', 'meta', 'source'}``,
+reporting bad data through ``on_skip(reason, detail)``. Which units a rank and dataloader worker reads is decided by
+``ImageTextDataset`` (webdataset-style node/worker splitters).
 """
 import csv
-import glob
-import io
 import json
-import os
 import os.path as osp
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
-from braceexpand import braceexpand
+import webdataset as wds
 from mmengine.logging import print_log
 
-from .skip import MISSING_CAPTION, MISSING_IMAGE, UNREADABLE_SHARD
-from .tar_stream import SkipFn, iter_tar_samples
-
-IMAGE_EXTS = ('jpg', 'jpeg', 'png', 'webp')
-CAPTION_EXTS = ('txt', 'text')
-
-RawSample = Dict[str, Any]
-
-
-def expand_urls(urls: Union[str, Sequence[str]], name: str = 'source') -> List[str]:
-    """Expand brace patterns (``cc3m/{00000..00331}.tar``) and globs into the list of existing shard files.
-
-    Missing expansions are tolerated (img2dataset leaves gaps when a shard fails) with one warning; an expansion that
-    matches no file at all raises ``FileNotFoundError``.
-    """
-    patterns = [urls] if isinstance(urls, str) else list(urls)
-    if not patterns:
-        raise ValueError(f'ImageTextDataset {name}: empty list of shard patterns')
-    found: List[str] = []
-    missing: List[str] = []
-    for pattern in patterns:
-        for path in braceexpand(os.path.expanduser(pattern)):
-            if glob.has_magic(path):
-                found.extend(sorted(glob.glob(path)))
-            elif osp.isfile(path):
-                found.append(path)
-            else:
-                missing.append(path)
-    if not found:
-        raise FileNotFoundError(
-            f'ImageTextDataset {name}: shard pattern {patterns!r} matched no file '
-            f'(first expansion tried: {missing[0] if missing else patterns[0]!r})')
-    if missing:
-        print_log(f'ImageTextDataset {name}: {len(missing)} of {len(missing) + len(found)} shards do not exist and '
-                  f'are ignored (first: {missing[0]})', logger='current', level=30)
-    return found
-
-
-def raw_from_fields(fields: Dict[str, bytes], key: str, source: str, on_skip: SkipFn) -> Optional[RawSample]:
-    """Turn a webdataset sample (``ext -> bytes``) into a raw sample; ``None`` (after ``on_skip``) when unusable."""
-    img_ext = next((e for e in IMAGE_EXTS if e in fields), None)
-    if img_ext is None:
-        on_skip(MISSING_IMAGE, key)
-        return None
-    meta: Dict[str, Any] = {}
-    if 'json' in fields:
-        try:
-            loaded = json.loads(fields['json'])
-            meta = loaded if isinstance(loaded, dict) else {}
-        except (ValueError, UnicodeDecodeError):
-            meta = {}  # metadata is optional; a broken json does not make the pair unusable
-    cap_ext = next((e for e in CAPTION_EXTS if e in fields), None)
-    if cap_ext is not None:
-        caption = fields[cap_ext].decode('utf-8', errors='replace')
-    elif isinstance(meta.get('caption'), str):
-        caption = meta['caption']
-    else:
-        on_skip(MISSING_CAPTION, key)
-        return None
-    return dict(key=key, img_bytes=fields[img_ext], caption=caption, meta=meta, source=source)
+from .skip import MISSING_CAPTION, MISSING_IMAGE
+from .webdataset_io import RawSample, SkipFn, expand_shard_urls, raw_from_fields, shard_samples
 
 
 class ShardSource:
-    """img2dataset / webdataset tar shards (``{key}.jpg|png|jpeg``, ``{key}.txt``, ``{key}.json``).
+    """img2dataset / webdataset tar shards (``{key}.jpg|png|jpeg|webp``, ``{key}.txt``, ``{key}.json``).
 
     Args:
-        urls: shard path pattern(s) with braces or globs.
-        weight: sampling weight when several sources are mixed.
+        urls: shard pattern(s): braces, globs, ``a::b`` lists (webdataset's expansion), or remote URLs.
+        weight: sampling weight when several sources are mixed (``wds.RandomMix`` probabilities).
         name: a label for logs and errors (defaults to the first pattern).
+        resample: draw shards with replacement (``wds.ResampledShards``, endless, every worker independently)
+            instead of passes over the permuted shard list split between ranks and workers.
     """
 
-    def __init__(self, urls: Union[str, Sequence[str]], weight: float = 1.0, name: Optional[str] = None) -> None:
+    def __init__(self, urls: Union[str, Sequence[str]], weight: float = 1.0, name: Optional[str] = None,
+                 resample: bool = False) -> None:
         self.name = name or (urls if isinstance(urls, str) else urls[0])
-        self.units: List[str] = expand_urls(urls, self.name)
+        self.units: List[str] = expand_shard_urls(urls, self.name)
         self.weight = float(weight)
+        self.resample = bool(resample)
 
-    def read_unit(self, index: int, on_skip: SkipFn) -> Iterator[RawSample]:
-        path = self.units[index]
-        try:
-            f = open(path, 'rb')
-        except OSError as e:
-            on_skip(UNREADABLE_SHARD, f'{path}: {e}')
-            return
-        with f:
-            try:
-                for fields in iter_tar_samples(io.BufferedReader(f, 1 << 20), on_skip):
-                    raw = raw_from_fields(fields, fields['__key__'], self.name, on_skip)
-                    if raw is not None:
-                        raw['shard'] = path
-                        yield raw
-            except OSError as e:  # I/O error mid-shard (vanished network file, EIO): count it, go on with the next
-                on_skip(UNREADABLE_SHARD, f'{path}: read failed mid-shard: {e}')
+    def pass_units(self, order: Sequence[int]) -> Iterator[Dict[str, str]]:
+        """One pass over the shards in ``order`` (a permutation of their indices; ``wds.SimpleShardList``)."""
+        return iter(wds.SimpleShardList([self.units[int(i)] for i in order]))
+
+    def resampled_units(self, seed: int, worker: int) -> Iterator[Dict[str, str]]:
+        """Endless shards drawn with replacement for global worker ``worker`` (``wds.ResampledShards``,
+        deterministic in ``(worker, seed)``)."""
+        return iter(wds.ResampledShards(self.units, seed=seed, worker_seed=lambda: worker, deterministic=True))
+
+    def read(self, units: Iterable[Dict[str, str]], on_skip: SkipFn) -> Iterator[RawSample]:
+        for fields in shard_samples(units, on_skip):
+            raw = raw_from_fields(fields, self.name, on_skip)
+            if raw is not None:
+                yield raw
 
 
 class CaptionFileSource:
@@ -164,20 +106,29 @@ class CaptionFileSource:
             raise ValueError(f'ImageTextDataset: caption file {ann_file!r} has no usable row')
         return rows
 
-    def read_unit(self, index: int, on_skip: SkipFn) -> Iterator[RawSample]:
-        row = self.units[index]
-        path = row['image'] if osp.isabs(row['image']) else osp.join(self.img_dir, row['image'])
-        key = osp.splitext(row['image'])[0]
-        if row['caption'] is None:
-            on_skip(MISSING_CAPTION, key)
-            return
-        try:
-            with open(path, 'rb') as f:
-                img_bytes = f.read()
-        except OSError:
-            on_skip(MISSING_IMAGE, path)
-            return
-        yield dict(key=key, img_bytes=img_bytes, caption=row['caption'], meta={}, source=self.name)
+    @property
+    def resample(self) -> bool:
+        return False
+
+    def pass_units(self, order: Sequence[int]) -> Iterator[Dict[str, int]]:
+        """One pass over the rows in ``order`` (a permutation of their indices)."""
+        return (dict(index=int(i)) for i in order)
+
+    def read(self, units: Iterable[Dict[str, int]], on_skip: SkipFn) -> Iterator[RawSample]:
+        for unit in units:
+            row = self.units[unit['index']]
+            path = row['image'] if osp.isabs(row['image']) else osp.join(self.img_dir, row['image'])
+            key = osp.splitext(row['image'])[0]
+            if row['caption'] is None:
+                on_skip(MISSING_CAPTION, key)
+                continue
+            try:
+                with open(path, 'rb') as f:
+                    img_bytes = f.read()
+            except OSError:
+                on_skip(MISSING_IMAGE, path)
+                continue
+            yield dict(key=key, img_bytes=img_bytes, caption=row['caption'], meta={}, source=self.name)
 
 
 def build_source(cfg: Dict[str, Any]):

@@ -13,10 +13,10 @@ uninterrupted one):
   (e.g. the model's Gumbel noise when ``num_workers=0``).
 * **Positions travel with the samples.** Every yielded sample carries ``metainfo['stream_pos'] = dict(worker=g,
   world, round, next=k + 1)``. The main process records, per ``g``, the position after the last sample it *consumed*
-  (prefetched batches do not count) together with that worker's cumulative skip counts; the hook stores these in the
-  checkpoint (all ranks gathered).
+  (prefetched batches do not count) together with that worker's cumulative skip and change counts; the hook stores
+  these in the checkpoint (all ranks gathered).
 * **Resume.** The dataset re-reads the raw stream of each worker up to ``next`` *without* running the pipeline
-  (reading tar bytes only: no decoding, tagging or tokenising), restores the skip counts, and continues. PyTorch's
+  (reading tar bytes only: no decoding, tagging or tokenising), restores the counts, and continues. PyTorch's
   DataLoader takes batches from its workers round-robin (batch ``n`` from worker ``n % W``), so after ``c`` consumed
   batches physical worker ``p`` plays logical worker ``(p + c) % W``; the batch order is then identical too.
 
@@ -61,7 +61,8 @@ def logical_worker(physical: int, num_workers: int, batches_consumed: int) -> in
 
 
 def stream_positions(data_samples: Any) -> Dict[int, Dict[str, Any]]:
-    """``{g: dict(world, round, next, skip_counts)}`` from the ``stream_pos`` metainfo of a batch's data samples."""
+    """``{g: dict(world, round, next, skip_counts, change_counts)}`` from the ``stream_pos`` metainfo of a batch's data
+    samples."""
     out: Dict[int, Dict[str, Any]] = {}
     for ds in data_samples or []:
         meta = getattr(ds, 'metainfo', None)
@@ -71,7 +72,8 @@ def stream_positions(data_samples: Any) -> Dict[int, Dict[str, Any]]:
         g = int(pos['worker'])
         if g not in out or pos['next'] > out[g]['next']:
             out[g] = dict(world=int(pos['world']), round=int(pos['round']), next=int(pos['next']),
-                          skip_counts=dict(meta.get('skip_counts', {})))
+                          skip_counts=dict(meta.get('skip_counts', {})),
+                          change_counts=dict(meta.get('change_counts', {})))
     return out
 
 

@@ -215,15 +215,15 @@ def write_caption_shards(cfg: ShapesConfig, out_dir: str, num_samples: int, shar
     as ``{key}.seg.png`` and its objects in ``{key}.json``. Returns the shard paths."""
     from tqdm import tqdm
 
-    from .shard_writer import ShardWriter
-    with ShardWriter(out_dir, maxcount=shard_size) as writer:
+    from .webdataset_io import img2dataset_key, img2dataset_writer
+    with img2dataset_writer(out_dir, maxcount=shard_size) as writer:
         for i in tqdm(range(num_samples), desc='caption shards', disable=not progress, unit='img'):
             img, label, caption, objects = generate_sample(cfg, 0, i)
-            key = writer.next_key()
-            writer.write({'jpg': encode_jpeg(img), 'txt': caption, 'seg.png': encode_label_png(label),
+            key = img2dataset_key(writer)
+            writer.write({'__key__': key, 'jpg': encode_jpeg(img), 'txt': caption, 'seg.png': encode_label_png(label),
                           'json': dict(key=key, caption=caption, status='success', width=cfg.image_size,
-                                       height=cfg.image_size, objects=objects)}, key=key)
-    return writer.paths
+                                       height=cfg.image_size, objects=objects)})
+    return writer.written
 
 
 def write_seg_benchmark(cfg: ShapesConfig, out_dir: str, num_samples: int, split_name: str = 'val',

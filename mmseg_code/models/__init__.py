@@ -1,1 +1,1 @@
-from . import clip, training_free, heads, losses, prompts, segmentors  # noqa: F401
+from . import clip, clip_pretrain, training_free, heads, losses, prompts, segmentors  # noqa: F401

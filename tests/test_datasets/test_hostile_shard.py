@@ -5,6 +5,7 @@ import os
 import tarfile
 
 import numpy as np
+import open_clip
 import pytest
 from mmengine.logging import MessageHub, MMLogger
 from PIL import Image
@@ -24,6 +25,7 @@ PIPELINE = [
     dict(type='PackImageTextInputs'),
 ]
 GOOD_CAPTION = b'a dog and a cat on a sofa'
+LONG_CAPTION = b'a dog and a cat on a sofa ' + b'in a room with a lamp ' * 300  # 6926 characters
 
 
 def png(img: Image.Image) -> bytes:
@@ -63,16 +65,19 @@ def hostile_members():
     m += [('bad_tiny.png', png(Image.new('RGB', (1, 1)))), ('bad_tiny.txt', GOOD_CAPTION)]  # image_too_small
     m += [('bad_nocap.jpg', rgb), ('bad_nocap.json', b'{"status": "success"}')]  # missing_caption
     m += [('bad_empty.jpg', rgb), ('bad_empty.txt', b'  \n\t ')]  # empty_caption
-    m += [('bad_huge.jpg', rgb), ('bad_huge.txt', b'dog ' * 2000)]  # caption_too_long
+    # 8000 characters: cut to 1000, then to CLIP's 75 tokens; its only noun is 'dog' -> too_few_nouns
+    m += [('bad_huge.jpg', rgb), ('bad_huge.txt', b'dog ' * 2000)]
     m += [('bad_onenoun.jpg', rgb), ('bad_onenoun.txt', b'a dog')]  # too_few_nouns
+    m += [('bad_adverbs.jpg', rgb), ('bad_adverbs.txt', b'very quickly and then slowly')]  # too_few_nouns: no noun
+    m += [('good_long.jpg', rgb), ('good_long.txt', LONG_CAPTION)]  # kept, cut to CLIP's context: caption_truncated
     m += [('bad_noimage.txt', GOOD_CAPTION), ('bad_noimage.json', b'{}')]  # missing_image
     # corrupt header of the image: the reader resynchronises on the .txt -> corrupt_tar_header + missing_image
     m += [('!corrupt', rgb), ('bad_hdr.txt', GOOD_CAPTION)]
     m += [('dup.jpg', rgb), ('dup.txt', GOOD_CAPTION), ('dup.txt', b'second caption')]  # duplicate_member, kept
     m += [('good_last.jpg', rgb), ('good_last.txt', GOOD_CAPTION)]
-    expected = dict(undecodable_image=2, image_too_small=1, missing_caption=1, empty_caption=1, caption_too_long=1,
-                    too_few_nouns=1, missing_image=2, corrupt_tar_header=1, duplicate_member=1)
-    return m, expected, 5 + 2  # five colour modes, dup, good_last
+    expected = dict(undecodable_image=2, image_too_small=1, missing_caption=1, empty_caption=1, too_few_nouns=3,
+                    missing_image=2, corrupt_tar_header=1, duplicate_member=1)
+    return m, expected, 5 + 3  # five colour modes, good_long, dup, good_last
 
 
 def write_hostile(path, members, truncate_tail=False):
@@ -102,16 +107,26 @@ def write_hostile(path, members, truncate_tail=False):
         f.write(bytes(raw))
 
 
-def test_hostile_shard_exact_counts(tmp_path):
+@pytest.mark.parametrize('via', ['file', 'pipe'])  # random-access and stream reading of the tar
+def test_hostile_shard_exact_counts(tmp_path, via):
     members, expected, n_good = hostile_members()
     write_hostile(tmp_path / 'h.tar', members, truncate_tail=True)
-    ds = ImageTextDataset(sources=dict(urls=str(tmp_path / 'h.tar')), pipeline=PIPELINE, shuffle_buffer=0,
-                          repeat=False)
+    url = str(tmp_path / 'h.tar') if via == 'file' else f'pipe:cat {tmp_path / "h.tar"}'
+    ds = ImageTextDataset(sources=dict(urls=url), pipeline=PIPELINE, shuffle_buffer=0, repeat=False)
     out = list(ds)
     assert len(out) == n_good
     assert sorted(o['data_samples'].key for o in out) == sorted(
-        ['good_rgb', 'good_gray', 'good_cmyk', 'good_palette', 'good_rgba', 'dup', 'good_last'])
+        ['good_rgb', 'good_gray', 'good_cmyk', 'good_palette', 'good_rgba', 'good_long', 'dup', 'good_last'])
     assert dict(ds.skip_counts) == dict(expected, truncated_tar=1)
+    assert dict(ds.change_counts) == dict(caption_truncated=1)
+    # the long caption keeps the whole words open_clip's tokenizer keeps at 77 (75 between SOT and EOT)
+    tok = open_clip.tokenizer.SimpleTokenizer()
+    kept = next(o for o in out if o['data_samples'].key == 'good_long')['data_samples']
+    words = LONG_CAPTION.decode().split()
+    n = len(kept.caption.split())
+    assert kept.caption.split() == words[:n]
+    assert len(tok.encode(kept.caption)) <= 75 < len(tok.encode(' '.join(words[:n + 1])))
+    assert set(kept.nouns) <= {'dog', 'cat', 'sofa', 'room', 'lamp'} and len(set(kept.nouns)) == 2
     dup = next(o for o in out if o['data_samples'].key == 'dup')
     assert dup['data_samples'].caption == GOOD_CAPTION.decode()  # the first .txt wins
     previous = {}
@@ -122,6 +137,7 @@ def test_hostile_shard_exact_counts(tmp_path):
         previous = counts
     # the last group is emitted after the reader met the cut member, so it carries every skip of the shard
     assert out[-1]['data_samples'].metainfo['skip_counts'] == dict(expected, truncated_tar=1)
+    assert out[-1]['data_samples'].metainfo['change_counts'] == dict(caption_truncated=1)
     assert out[-1]['data_samples'].metainfo['skip_source'] == '0:0'
 
 
@@ -150,7 +166,7 @@ def _ending_good_shard(path, tag):
                (f'{tag}_one.jpg', rgb), (f'{tag}_one.txt', b'a dog'),
                (f'{tag}_nocap.jpg', rgb)]
     for i in range(3):
-        members += [(f'{tag}_g{i}.jpg', rgb), (f'{tag}_g{i}.txt', GOOD_CAPTION)]
+        members += [(f'{tag}_g{i}.jpg', rgb), (f'{tag}_g{i}.txt', GOOD_CAPTION if i else LONG_CAPTION)]
     write_hostile(path, members)
 
 
@@ -176,8 +192,9 @@ def test_hook_aggregates_over_workers(tmp_path, num_workers, caplog):
         runner.iter = i
         hook.after_train_iter(runner, i, batch)
     used, counts = hook.totals()
-    # per shard: 1 undecodable, 1 too few nouns, 1 missing caption; 3 good samples
+    # per shard: 1 undecodable, 1 too few nouns, 1 missing caption; 3 good samples, one of them cut to CLIP's context
     assert used == 6
     assert counts == dict(undecodable_image=2, too_few_nouns=2, missing_caption=2)
     hook.after_train(runner)
     assert runner.message_hub.get_info('data_skip_counts') == counts
+    assert runner.message_hub.get_info('data_change_counts') == dict(caption_truncated=2)  # one long caption each

@@ -4,7 +4,7 @@ import pytest
 
 from mmseg_code.datasets.nlp import tagger as tagger_mod
 from mmseg_code.datasets.nlp import NLTKDataMissingError, extract_nouns, get_pos_tagger, tokenize_words
-from mmseg_code.datasets.nlp.pos_corpus import HELD_OUT
+from mmseg_code.datasets.nlp.pos_corpus import HELD_OUT, HELD_OUT_FUNCTION_WORDS
 from mmseg_code.datasets.skip import SkipSample
 from mmseg_code.datasets.transforms import SelectNouns
 
@@ -30,24 +30,45 @@ def test_builtin_tagger_finds_caption_nouns(caption, nouns):
     assert extract_nouns(get_pos_tagger('builtin')(caption)) == nouns
 
 
-def test_builtin_tagger_held_out_accuracy():
-    """Hand-tagged captions with words outside the training lexicon: the tagger is approximate, but it must find
-    the nouns (measured 97% noun recall, 86% tag accuracy at the time of writing)."""
-    tagger = tagger_mod.build_builtin_tagger()
-    gold_nouns = hit = false_pos = total = correct = 0
-    for sent in HELD_OUT:
+def _noun_precision_recall(tagger, sentences):
+    """Token-level noun (NN*) precision and recall of ``tagger`` against hand tags, and tag accuracy."""
+    tp = fp = fn = correct = total = 0
+    for sent in sentences:
         pred = tagger.tag([w for w, _ in sent])
         for (_, gold), (_, tag) in zip(sent, pred):
             total += 1
             correct += gold == tag
-            if gold.startswith('NN'):
-                gold_nouns += 1
-                hit += tag.startswith('NN')
-            elif tag.startswith('NN'):
-                false_pos += 1
-    assert hit / gold_nouns >= 0.9
-    assert false_pos <= 5
-    assert correct / total >= 0.8
+            tp += gold.startswith('NN') and tag.startswith('NN')
+            fp += tag.startswith('NN') and not gold.startswith('NN')
+            fn += gold.startswith('NN') and not tag.startswith('NN')
+    return tp / (tp + fp), tp / (tp + fn), correct / total
+
+
+def test_builtin_tagger_held_out_precision_and_recall():
+    """Hand-tagged captions the corpus templates do not produce (out-of-lexicon nouns; function words). Measured at
+    the time of writing: all 70 captions noun precision 0.952, recall 0.979 (0.689 / 0.951 before the function-word
+    corpus); the 45 function-word captions 0.908 / 0.972 (before: 0.532 / 0.930)."""
+    tagger = tagger_mod.build_builtin_tagger()
+    precision, recall, accuracy = _noun_precision_recall(tagger, HELD_OUT + HELD_OUT_FUNCTION_WORDS)
+    assert precision >= 0.93 and recall >= 0.95 and accuracy >= 0.85
+    precision, recall, _ = _noun_precision_recall(tagger, HELD_OUT_FUNCTION_WORDS)
+    assert precision >= 0.88 and recall >= 0.95
+
+
+def test_function_words_are_never_nouns():
+    tagged = [('then', 'NN'), ('Then', 'NNS'), ('quickly', 'NNS'), ('US', 'NNP'), ('can', 'NN'), ('dog', 'NN'),
+              ('here', 'NN')]
+    assert extract_nouns(tagged) == ['US', 'can', 'dog']  # "US" (all caps) and "can" (a noun in "a can of") stay
+    assert extract_nouns(tagged, stop_words=()) == ['then', 'Then', 'quickly', 'US', 'can', 'dog', 'here']
+
+
+def test_adverb_caption_has_no_noun():
+    """The caption of the issue: the builtin tagger tagged 'quickly' and 'then' as nouns, so it was trained on."""
+    assert extract_nouns(get_pos_tagger('builtin')('very quickly and then slowly')) == []
+    assert extract_nouns(get_pos_tagger('builtin')('very quickly and then slowly'), stop_words=()) == []
+    with pytest.raises(SkipSample) as err:
+        _select(SelectNouns(num_nouns=2, min_nouns=2, tagger='builtin'), 'very quickly and then slowly')
+    assert err.value.reason == 'too_few_nouns'
 
 
 def test_builtin_tagger_is_cached_and_deterministic(tmp_path, monkeypatch):

@@ -115,3 +115,54 @@ def test_caption_file_sources(tmp_path, helpers):
     assert out[0]['inputs'].shape == (3, 8, 8)
     assert sample.text_ids.shape == (77,) and sample.noun_token_mask.shape == (2, 77)
     assert sample.noun_valid.dtype.is_floating_point is False and sample.word_labels.shape == (77,)
+
+
+def test_resampled_shards(tmp_path, helpers):
+    """``resample=True``: shards drawn with replacement (``wds.ResampledShards``), each read whole, endless, fixed by
+    the seed; a single pass (``repeat=False``) makes no sense for it and is refused."""
+    urls = helpers.write_simple_shards(str(tmp_path), 3, 4)
+
+    def run(seed):
+        ds = ImageTextDataset(sources=dict(urls=urls, resample=True), shuffle_buffer=0, seed=seed)
+        return [r['key'] for r in itertools.islice(iter(ds), 120)]
+    k = run(0)
+    blocks = [k[i:i + 4] for i in range(0, 120, 4)]
+    # every block of 4 is one whole shard in its stored order: 's{n}_000' .. 's{n}_003'
+    assert all(b == [f'{b[0].split("_")[0]}_{i:03d}' for i in range(4)] for b in blocks)
+    shards = [b[0].split('_')[0] for b in blocks]
+    assert set(shards) == {'s0', 's1', 's2'}
+    assert any(a == b for a, b in zip(shards, shards[1:]))  # with replacement: 30 draws of 3 shards repeat one
+    assert run(0) == k and run(1) != k
+    with pytest.raises(ValueError, match='needs repeat=True'):
+        next(iter(ImageTextDataset(sources=dict(urls=urls, resample=True), repeat=False)))
+
+
+def test_order_is_the_pre_webdataset_order(tmp_path, helpers):
+    """The sample order did not change with the move to webdataset stages (the README's main-job table depends on
+    it): pass ``p`` over the shards is ``numpy.random.default_rng([seed, source, p]).permutation``, and the shuffle
+    buffer keeps ``shuffle_buffer`` samples and sends out the one at ``default_rng([seed, 7919, worker, workers,
+    round]).integers(len(buffer))`` (replaced by the last). Reference computed here, independently of the dataset."""
+    import numpy as np
+    n_shards, per, buf, seed = 5, 6, 7, 3
+    urls = helpers.write_simple_shards(str(tmp_path), n_shards, per)
+
+    def reference():
+        def passes():
+            for p in itertools.count():
+                for s in np.random.default_rng([seed, 0, p]).permutation(n_shards):
+                    yield from (f's{s}_{i:03d}' for i in range(per))
+        rng, pool = np.random.default_rng([seed, 7919, 0, 1, 0]), []
+        for key in passes():
+            pool.append(key)
+            if len(pool) >= buf:
+                j = int(rng.integers(len(pool)))
+                pool[j], pool[-1] = pool[-1], pool[j]
+                yield pool.pop()
+
+    ds = ImageTextDataset(sources=dict(urls=urls), shuffle_buffer=buf, seed=seed)
+    got = [r['key'] for r in itertools.islice(iter(ds), 3 * n_shards * per)]
+    assert got == list(itertools.islice(reference(), 3 * n_shards * per))
+    unshuffled = ImageTextDataset(sources=dict(urls=urls), shuffle_buffer=0, seed=seed, repeat=False)
+    assert keys(unshuffled) == list(itertools.islice(
+        (f's{s}_{i:03d}' for s in np.random.default_rng([seed, 0, 0]).permutation(n_shards) for i in range(per)),
+        n_shards * per))

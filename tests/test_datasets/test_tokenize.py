@@ -78,3 +78,22 @@ def test_special_and_padding_positions_ignored():
     # SOT dog EOT pad...
     assert r['word_labels'].tolist() == [-1, 1] + [-1] * 75
     assert r['text_ids'][3:].sum() == 0
+
+
+def test_clean_caption_cuts_to_what_clip_reads():
+    from mmseg_code.datasets.transforms import CleanCaption
+    tok = open_clip.tokenizer.SimpleTokenizer()
+    # 'hippopotamus' is 3 BPE tokens: 10 of them are 30 tokens; L=32 holds 30 between SOT and EOT, L=31 only 9 words
+    caption = ' '.join(['hippopotamus'] * 10)
+    r = CleanCaption(context_length=32).transform(dict(caption=caption))
+    assert r['caption'] == caption and 'changes' not in r
+    r = CleanCaption(context_length=31).transform(dict(caption=caption))
+    assert r['caption'] == ' '.join(['hippopotamus'] * 9) and r['changes'] == ['caption_truncated']
+    assert len(tok.encode(r['caption'])) == 27
+    # max_chars: cut at the last space before the limit, then cleaned
+    r = CleanCaption(max_chars=13, context_length=None).transform(dict(caption='a  dog &amp; a cat'))
+    assert r['caption'] == 'a dog &' and r['raw_caption'] == 'a  dog &amp; a cat'
+    assert r['changes'] == ['caption_truncated']
+    # a first word longer than the context is kept whole (the tokenizer cuts inside it), and counted
+    r = CleanCaption(context_length=5).transform(dict(caption='hippopotamus hippopotamus'))
+    assert r['caption'] == 'hippopotamus' and r['changes'] == ['caption_truncated']

@@ -22,14 +22,22 @@ def load_quickstart():
     return mod
 
 
-def test_loss_curve_from_scalars_json(tmp_path):
+def test_loss_curve_from_the_checkpoint_message_hub(tmp_path):
+    """The curves come from MMEngine's scalar logs (MessageHub history) in the checkpoint ``last_checkpoint`` names."""
+    import torch
+    from mmengine.logging import MessageHub
     qs = load_quickstart()
-    run = tmp_path / 'tcl' / '20240101_000000' / 'vis_data'
-    run.mkdir(parents=True)
-    with open(run / 'scalars.json', 'w') as f:
-        for step in range(1, 21):
-            f.write(json.dumps(dict(lr=1e-3, loss=2.0 / step, loss_tcl_img=1.0 / step, step=step)) + '\n')
-        f.write(json.dumps(dict(mIoU=1.0, step=20)) + '\n')
+    hub = MessageHub.get_instance('quickstart_test_writer')
+    for step in range(1, 21):
+        hub.update_scalar('train/loss', 2.0 / step)
+        hub.update_scalar('train/loss_tcl_img', 1.0 / step)
+        hub.update_scalar('train/lr', 1e-3)
+    (tmp_path / 'tcl').mkdir()
+    ckpt = tmp_path / 'tcl' / 'iter_20.pth'
+    torch.save(dict(meta=dict(iter=20), message_hub=hub.state_dict()), ckpt)
+    (tmp_path / 'tcl' / 'last_checkpoint').write_text(str(ckpt))
+    hist = qs.loss_history(qs.latest_checkpoint(str(tmp_path / 'tcl')))
+    assert set(hist) == {'loss', 'loss_tcl_img'} and hist['loss'][0] == 2.0 and hist['loss'][-1] == 0.1
     png = qs.plot_losses(str(tmp_path / 'tcl'), str(tmp_path / 'loss.png'), 'TCL')
     assert png and Image.open(png).size[0] > 100
 

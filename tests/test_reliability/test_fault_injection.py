@@ -196,20 +196,32 @@ def test_shard_disappearing_during_training_is_counted(shards, tmp_path):
 
 
 def test_io_error_in_the_middle_of_a_shard_is_counted_and_the_stream_goes_on(shards, monkeypatch):
-    import errno as _errno
-
-    from mmseg_code.datasets import sources
+    from webdataset import tariterators
+    gopen_module = tariterators.gopen  # the module webdataset's url_opener opens shards with
     root, keys = shards
-    real = sources.iter_tar_samples
     failing = sorted(str(p) for p in root.glob('*.tar'))[1]
+    with tarfile.open(failing) as t:  # byte offset of the third sample's first header (Python's tarfile)
+        fail_at = next(m.offset for m in t.getmembers() if m.name.split('.')[0] == keys[1][2])
+    real_gopen = gopen_module.gopen
 
-    def flaky(f, on_skip):  # the second shard's storage fails after two samples (EIO)
-        for i, sample in enumerate(real(f, on_skip)):
-            if f.raw.name == failing and i == 2:
-                raise OSError(_errno.EIO, os.strerror(_errno.EIO))
-            yield sample
+    class FailingFile:  # the second shard's storage fails after its first two samples (EIO)
+        def __init__(self, f):
+            self.f = f
 
-    monkeypatch.setattr(sources, 'iter_tar_samples', flaky)
+        def read(self, n=-1):
+            pos = self.f.tell()
+            if pos >= fail_at:
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+            return self.f.read(fail_at - pos if n is None or n < 0 else min(n, fail_at - pos))
+
+        def close(self):
+            self.f.close()
+
+    def flaky_gopen(url, *args, **kw):
+        f = real_gopen(url, *args, **kw)
+        return FailingFile(f) if url == failing else f
+
+    monkeypatch.setattr(gopen_module, 'gopen', flaky_gopen)
     ds = _dataset(f'{root}/*.tar', [], repeat=False, length=24)
     out = list(ds)
     assert ds.skip_counts.as_dict() == {'unreadable_shard': 1}

@@ -8,7 +8,7 @@ import json
 import sys
 
 from mmseg_code.datasets.shard_stats import shard_statistics
-from mmseg_code.datasets.sources import expand_urls
+from mmseg_code.datasets.webdataset_io import expand_shard_urls
 
 
 def main(argv=None) -> int:
@@ -19,7 +19,7 @@ def main(argv=None) -> int:
     p.add_argument('--max-samples', type=int, help='stop after this many samples')
     p.add_argument('--json', help='also write the report to this file')
     args = p.parse_args(argv)
-    paths = expand_urls(args.urls, 'inspect_shards')
+    paths = expand_shard_urls(args.urls, 'inspect_shards')
     report = shard_statistics(paths, tagger=args.tagger, decode=args.decode, max_samples=args.max_samples)
     text = json.dumps(report, indent=2)
     print(text)

@@ -1,4 +1,5 @@
-"""Log how many training samples were skipped as bad data, by reason, summed over dataloader workers and ranks."""
+"""Log how many training samples were skipped as bad data, by reason, summed over dataloader workers and ranks (and
+how many were kept with a change, such as a caption cut to CLIP's context)."""
 from typing import Dict, Optional, Sequence
 
 from mmengine.dist import all_gather_object, get_world_size
@@ -23,9 +24,11 @@ class SkipCounterHook(Hook):
     over the workers of this rank and, every ``interval`` iterations and after training, over all ranks
     (``all_gather_object``; all ranks call it at the same iterations), then writes one line to the training log::
 
-        data: 12800 samples used, 57 skipped (0.44%): too_few_nouns=41, undecodable_image=9, ...
+        data: 12800 samples used, 57 skipped (0.44%): too_few_nouns=41, undecodable_image=9, ...; kept with changes:
+        caption_truncated=12
 
-    The totals are also stored in ``runner.message_hub`` as info ``data_skip_counts`` and ``data_samples_used``.
+    Samples kept with a change travel the same way (``metainfo['change_counts']``). The totals are also stored in
+    ``runner.message_hub`` as info ``data_skip_counts``, ``data_change_counts`` and ``data_samples_used``.
     Skips that happen after a worker's last yielded sample are not seen (the counts travel with samples).
     """
 
@@ -34,12 +37,13 @@ class SkipCounterHook(Hook):
     def __init__(self, interval: int = 50) -> None:
         self.interval = int(interval)
         self._latest: Dict[str, Dict[str, int]] = {}
+        self._changes: Dict[str, Dict[str, int]] = {}
         self._used = 0
 
     def before_train(self, runner) -> None:
         # a resumed run has already used runner.iter batches (the streams' skip counts are restored with them)
         loader = getattr(runner, 'train_dataloader', None)
-        self._latest = {}
+        self._latest, self._changes = {}, {}
         self._used = int(getattr(runner, 'iter', 0) or 0) * int(getattr(loader, 'batch_size', 0) or 0)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: Optional[dict] = None,
@@ -51,6 +55,7 @@ class SkipCounterHook(Hook):
                 continue
             src = str(meta.get('skip_source', '?'))
             self._latest[src] = merge_max(self._latest.get(src, {}), meta['skip_counts'])
+            self._changes[src] = merge_max(self._changes.get(src, {}), meta.get('change_counts', {}))
         self._used += len(samples)
         if self.every_n_train_iters(runner, self.interval):
             self._log(runner)
@@ -60,27 +65,36 @@ class SkipCounterHook(Hook):
 
     def totals(self) -> tuple:
         """(used samples, {reason: count}) over all ranks. Collective when distributed."""
-        local = {}
-        for counts in self._latest.values():
-            for k, v in counts.items():
-                local[k] = local.get(k, 0) + v
-        if get_world_size() > 1:
-            gathered = all_gather_object((self._used, local))
-        else:
-            gathered = [(self._used, local)]
+        return self._gather()[:2]
+
+    def _gather(self) -> tuple:
+        """(used samples, skips {reason: count}, changes {kind: count}) over all ranks. Collective when distributed."""
+        def local_sum(per_source: Dict[str, Dict[str, int]]) -> Dict[str, int]:
+            out: Dict[str, int] = {}
+            for counts in per_source.values():
+                for k, v in counts.items():
+                    out[k] = out.get(k, 0) + v
+            return out
+
+        local = (self._used, local_sum(self._latest), local_sum(self._changes))
+        gathered = all_gather_object(local) if get_world_size() > 1 else [local]
         used = sum(g[0] for g in gathered)
-        total: Dict[str, int] = {}
-        for _, counts in gathered:
-            for k, v in counts.items():
-                total[k] = total.get(k, 0) + v
-        return used, dict(sorted(total.items()))
+        skips: Dict[str, int] = {}
+        changes: Dict[str, int] = {}
+        for _, s, c in gathered:
+            for total, counts in ((skips, s), (changes, c)):
+                for k, v in counts.items():
+                    total[k] = total.get(k, 0) + v
+        return used, dict(sorted(skips.items())), dict(sorted(changes.items()))
 
     def _log(self, runner, final: bool = False) -> None:
-        used, counts = self.totals()
+        used, counts, changes = self._gather()
         skipped = sum(counts.values())
         rate = 100.0 * skipped / max(used + skipped, 1)
         detail = ', '.join(f'{k}={v}' for k, v in counts.items()) or 'none'
         prefix = 'data (end of training)' if final else 'data'
-        runner.logger.info(f'{prefix}: {used} samples used, {skipped} skipped ({rate:.2f}%): {detail}')
+        changed = ('; kept with changes: ' + ', '.join(f'{k}={v}' for k, v in changes.items())) if changes else ''
+        runner.logger.info(f'{prefix}: {used} samples used, {skipped} skipped ({rate:.2f}%): {detail}{changed}')
         runner.message_hub.update_info('data_skip_counts', counts)
+        runner.message_hub.update_info('data_change_counts', changes)
         runner.message_hub.update_info('data_samples_used', used)

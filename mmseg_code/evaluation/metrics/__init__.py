@@ -1,0 +1,3 @@
+from .zero_shot_accuracy import ZeroShotClassAccuracy
+
+__all__ = ['ZeroShotClassAccuracy']
