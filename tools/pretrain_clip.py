@@ -47,6 +47,14 @@ def schedule_options(steps: int, eval_every) -> list:
             f'default_hooks.checkpoint.interval={min(500, steps)}', f'train_cfg.val_interval={eval_every or steps}']
 
 
+def hook_index(hook_type: str) -> int:
+    """Position of ``hook_type`` in the config's ``custom_hooks`` (``--cfg-options`` addresses list items by index;
+    the runtime's reliability hooks come first)."""
+    from mmengine.config import Config
+    hooks = Config.fromfile(osp.join(ROOT, CONFIG)).custom_hooks
+    return next(i for i, h in enumerate(hooks) if h['type'] == hook_type)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     py = sys.executable
@@ -66,7 +74,7 @@ def main(argv=None) -> int:
         opts.append(f'train_dataloader.batch_size={args.batch_size}')
     if args.steps or args.eval_every is not None:
         opts += schedule_options(args.steps or 4000, args.eval_every if args.eval_every is not None else 500)
-    opts.append(f'custom_hooks.1.out={osp.abspath(args.out)}')
+    opts.append(f'custom_hooks.{hook_index("ExportCLIPHook")}.out={osp.abspath(args.out)}')
     cmd = [py, 'tools/train.py', CONFIG, '--work-dir', work] + (['--resume'] if args.resume else [])
     cmd += ['--cfg-options', *opts, *args.cfg_options]
     print('[pretrain_clip] $ ' + ' '.join(cmd), flush=True)

@@ -87,4 +87,5 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 default_hooks = dict(logger=dict(interval=50), checkpoint=dict(interval=500, max_keep_ckpts=2))
-custom_hooks = [dict(type='ShapeCurriculumHook', fraction=0.2), dict(type='ExportCLIPHook', out='shapes_clip.pth')]
+custom_hooks = _base_.custom_hooks + [dict(type='ShapeCurriculumHook', fraction=0.2),
+                                     dict(type='ExportCLIPHook', out='shapes_clip.pth')]

@@ -14,7 +14,6 @@ from open_clip.loss import ClipLoss
 
 import mmseg_code  # noqa: F401
 from mmseg_code.datasets.synthetic_shapes import ShapesConfig, write_caption_shards, write_seg_benchmark
-from mmseg_code.engine.reliability import add_reliability_hooks
 from mmseg_code.evaluation import ZeroShotClassAccuracy
 from mmseg_code.models.clip_pretrain import batch_texts, drop_colours, noun_phrases, phrase_words, positives
 from mmseg_code.models.losses.multi_positive_clip_loss import MultiPositiveClipLoss
@@ -131,14 +130,13 @@ def _cfg(data, work, max_iters, resume=False):
         'train_cfg.val_interval': max_iters, 'param_scheduler.0.end': warm, 'param_scheduler.0.start_factor': 0.5,
         'param_scheduler.1.begin': warm, 'param_scheduler.1.end': 6, 'param_scheduler.1.T_max': 6 - warm,
         'default_hooks.checkpoint.interval': 3, 'default_hooks.checkpoint.max_keep_ckpts': -1,
-        'default_hooks.logger.interval': 1, 'custom_hooks.0.fraction': 0.5})
+        'default_hooks.logger.interval': 1, 'custom_hooks.2.fraction': 0.5})   # after ExactResumeHook, NonFiniteGuardHook
     cfg.work_dir = str(work)
     cfg.resume = resume
     cfg.log_level = 'WARNING'
     cfg.experiment_name = f'pretrain_{work.name}'
     cfg.visualizer = dict(type='SegLocalVisualizer', vis_backends=[dict(type='LocalVisBackend')],
                           name=f'vis_{work.name}')
-    add_reliability_hooks(cfg)
     return cfg
 
 
