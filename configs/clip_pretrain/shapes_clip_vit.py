@@ -10,14 +10,12 @@
 # AdamW lr 1e-3 (0.9, 0.98), wd 0.1 except gains/biases/embeddings/temperature, 5 % linear warm-up then cosine,
 # grad-norm clip 1.0. Validation every 500 iterations on 500 held-out benchmark images: zero-shot shape accuracy of
 # single-shape images and the MaskCLIP dense read-out's mIoU over the shapes on object pixels (background ignored).
-_base_ = ['../_base_/default_runtime.py']
+_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/shapes_clip_4k.py']
 
 data_root = 'data/shapes_pretrain'
 model_name = 'mmcode-shapes-vit'
 image_size = 64
 context_length = 32
-total_iters = 4000
-warmup_iters = 200
 batch_size = 64
 class_names = ('circle', 'square', 'triangle', 'star')
 
@@ -70,21 +68,6 @@ test_dataloader = val_dataloader
 val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='ZeroShotClassAccuracy')]
 test_evaluator = val_evaluator
 
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.1),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0,
-                       custom_keys={'embedding': dict(decay_mult=0.0), 'logit_scale': dict(decay_mult=0.0)}),
-    clip_grad=dict(max_norm=1.0, norm_type=2))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1.0 / warmup_iters, end_factor=1.0, by_epoch=False, begin=0,
-         end=warmup_iters),
-    dict(type='CosineAnnealingLR', T_max=total_iters - warmup_iters, eta_min=0.0, by_epoch=False,
-         begin=warmup_iters, end=total_iters),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=total_iters, val_interval=500)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
 
 default_hooks = dict(logger=dict(interval=50), checkpoint=dict(interval=500, max_keep_ckpts=2))
 custom_hooks = _base_.custom_hooks + [dict(type='ShapeCurriculumHook', fraction=0.2),
