@@ -150,7 +150,7 @@ def train_options(iters: int | None) -> list[str]:
         opts += [f'train_cfg.max_iters={iters}', f'default_hooks.checkpoint.interval={iters}',
                  f'param_scheduler.0.end={warm}', f'param_scheduler.1.begin={warm}', f'param_scheduler.1.end={iters}',
                  f'param_scheduler.1.T_max={max(1, iters - warm)}',
-                 f'model.image_segmenter.unfreeze_iter={max(1, iters // 2)}',
+                 f'model.decode_head.unfreeze_iter={max(1, iters // 2)}',
                  f'default_hooks.logger.interval={max(1, min(20, iters // 2))}']
     return opts
 
