@@ -96,7 +96,9 @@ def run_pytest(tests: str, subset: str, env_extra: dict, with_plugin: bool, plug
     env.update(env_extra)
     path = [ROOT] + ([plugin_dir] if with_plugin else [])
     env['PYTHONPATH'] = os.pathsep.join(path + [p for p in [os.environ.get('PYTHONPATH')] if p])
-    cmd = [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', f'--junitxml={junit}',
+    # --tb=native: pytest's own traceback formatting re-parses sources with ast, which on CPython 3.11.7 can end the
+    # whole session with "SystemError: AST constructor recursion depth mismatch" (seen in tests/test_fileio)
+    cmd = [sys.executable, '-m', 'pytest', '-q', '--tb=native', '-p', 'no:cacheprovider', f'--junitxml={junit}',
            f'tests/test_{subset}'] + (['-p', PLUGIN_MODULE] if with_plugin else []) + list(pytest_args)
     t0 = time.time()
     try:
