@@ -197,11 +197,15 @@ def latest_checkpoint(work_dir: str) -> str:
 def loss_history(checkpoint: str) -> dict[str, list[float]]:
     """Per-iteration training losses from MMEngine's scalar logs: the ``MessageHub`` state a checkpoint holds
     (``train/loss*`` history buffers, one value per iteration)."""
+    import torch
     from mmengine.logging import MessageHub
 
-    from mmseg_code.compat import safe_torch_load
+    from mmseg_code.engine.checkpoint_format import from_weights_only
     hub = MessageHub.get_instance(f'quickstart:{checkpoint}')
-    hub.load_state_dict(safe_torch_load(checkpoint)['message_hub'])
+    # AtomicCheckpointHook's weights-only-clean format: torch's default loader reads it, from_weights_only restores
+    # the HistoryBuffers
+    state = torch.load(checkpoint, map_location='cpu', weights_only=True)['message_hub']
+    hub.load_state_dict(from_weights_only(state))
     return {k.split('/', 1)[1]: hub.get_scalar(k).data[0].tolist() for k in hub.log_scalars
             if k.startswith('train/loss')}
 

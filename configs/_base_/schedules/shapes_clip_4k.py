@@ -6,6 +6,7 @@ warmup_iters = 200
 
 optim_wrapper = dict(
     type='OptimWrapper',
+    constructor='SummaryOptimWrapperConstructor',  # log a summary of the parameter groups
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.1),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0,
                        custom_keys={'embedding': dict(decay_mult=0.0), 'logit_scale': dict(decay_mult=0.0)}),
