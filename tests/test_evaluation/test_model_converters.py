@@ -199,3 +199,40 @@ def test_unknown_keys_and_two_blocks_are_errors(tmp_path):
 
 class _Opaque:
     """Stands in for the OmegaConf object of the official checkpoints."""
+
+
+@pytest.mark.parametrize('converter', [tcl2mmseg, code2mmseg])
+def test_bad_sources_are_one_line_from_the_command_line(tmp_path, capsys, converter):
+    """Each bad source ends as ``<tool>: error: ...`` on one line and exit status 2 (run_tool), naming what is wrong."""
+    garbage = tmp_path / 'garbage.pth'
+    garbage.write_bytes(b'garbage\n')
+    pickled = tmp_path / 'pickled.pth'
+    torch.save({'model': {'masker.sim2mask.w': torch.zeros(())}, 'config': _Opaque()}, pickled)
+    layout = tmp_path / 'layout.pth'
+    torch.save({'model': {'foo.bar': torch.zeros(1)}}, layout)
+    cases = [([str(garbage)], 'is not a PyTorch checkpoint (UnpicklingError'),
+             ([str(pickled)], f'{_Opaque.__module__}._Opaque; the official release pickles'),
+             ([str(layout)], "1 key(s) not in the documented layout (use --allow-unknown to skip): ['foo.bar']"),
+             ([str(layout), '--allow-unknown'], 'no masker key'),
+             ([str(tmp_path / 'missing.pth')], 'No such file')]
+    for args, expected in cases:
+        assert tcl2mmseg.tool.run_tool(converter.main, args[:1] + [str(tmp_path / 'out.pth')] + args[1:]) == 2
+        err = capsys.readouterr().err
+        assert err.count('\n') == 1 and 'Traceback' not in err, err
+        assert expected in err, err
+    assert not (tmp_path / 'out.pth').exists()
+
+
+def test_converter_scripts_exit_with_one_line(tmp_path):
+    """The scripts themselves (``__main__``), from another directory: one line and status 2; --debug: the traceback."""
+    import subprocess
+    import sys
+    (tmp_path / 'bad.pth').write_bytes(b'garbage\n')
+    tool = osp.join(ROOT, 'tools', 'model_converters', 'trust_checkpoint.py')
+    res = subprocess.run([sys.executable, tool, 'bad.pth', 'out.pth'], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "trust_checkpoint.py: error: bad.pth is not a PyTorch checkpoint (ValueError: invalid literal for int() with "
+        r"base 10: 'arbage\n')"], res.stderr
+    res = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'model_converters', 'tcl2mmseg.py'), 'bad.pth',
+                          'out.pth', '--debug'], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 1 and 'Traceback' in res.stderr and 'UnreadableCheckpointError' in res.stderr

@@ -46,7 +46,7 @@ def convert_code_key(key: str, value: torch.Tensor) -> Optional[tuple]:
         return 'region_prompt.prompt', value
     if key == 'bg_text':
         if value.dim() != 3 or value.shape[1] != 1:
-            raise ValueError(f'bg_text: expected [L, 1, C], got {tuple(value.shape)}')
+            raise tcl2mmseg.LayoutValueError(f'bg_text: expected [L, 1, C], got {tuple(value.shape)}')
         return 'word_prompt.prompt', value[:, 0, :].contiguous()
     if key == 'text_mask_w':
         return 'text_segmenter.logit_scale', value
@@ -55,7 +55,7 @@ def convert_code_key(key: str, value: torch.Tensor) -> Optional[tuple]:
     m = TEXT_BLOCK.match(key)
     if m:
         if m.group(2) not in tcl2mmseg.BLOCK_PARAMS:
-            raise KeyError(f'{key}: unknown parameter of a text-segmenter block')
+            raise tcl2mmseg.LayoutKeyError(f'{key}: unknown parameter of a text-segmenter block')
         return f'text_segmenter.blocks.{m.group(1)}.{m.group(2)}', value
     return None
 
@@ -76,4 +76,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(tcl2mmseg.tool.run_tool(main))

@@ -31,12 +31,40 @@ Output: an mmengine checkpoint ``{'state_dict': ..., 'meta': {...}}`` loadable b
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os.path as osp
 import re
 import sys
 from collections import OrderedDict
 from typing import Callable, Optional
 
 import torch
+
+
+def _tool_helper():
+    """This checkout's ``mmseg_code/utils/tool.py`` (one-line errors), loaded without the package import."""
+    name = 'mmseg_code.utils.tool'
+    if name not in sys.modules:
+        root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+        spec = importlib.util.spec_from_file_location(name, osp.join(root, 'mmseg_code', 'utils', 'tool.py'))
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+tool = _tool_helper()
+
+
+class LayoutKeyError(tool.UserError, KeyError):
+    """A key outside the documented layout, or no masker key at all (one line from the command line)."""
+
+
+class LayoutValueError(tool.UserError, ValueError):
+    """A tensor of the documented layout with an unexpected shape or count (one line from the command line)."""
+
+
+class UnreadableCheckpointError(tool.UserError, RuntimeError):
+    """The source is not a checkpoint ``torch.load`` reads, or is refused under ``weights_only=True``."""
 
 BLOCK = re.compile(r'^masker\.image_encoder\.backbone\.transformer\.resblocks\.(\d+)\.(.+)$')
 DECODER = re.compile(r'^masker\.image_encoder\.decoder\.decoder\.net\.(\d+)\.(conv|conv2)\.(.+)$')
@@ -63,7 +91,7 @@ def extract_state_dict(ckpt) -> dict:
             if key in ckpt and isinstance(ckpt[key], dict):
                 return ckpt[key]
         return ckpt
-    raise TypeError(f'unexpected checkpoint type {type(ckpt)}')
+    raise LayoutValueError(f'unexpected checkpoint content: {type(ckpt).__name__}, not a dict of tensors')
 
 
 def strip_module(state_dict: dict) -> dict:
@@ -79,16 +107,16 @@ def convert_masker_key(key: str, block_index: Optional[int]) -> Optional[str]:
     m = BLOCK.match(key)
     if m:
         if block_index is not None and int(m.group(1)) != block_index:
-            raise ValueError(f'{key}: the release should hold one copied block, found indices '
+            raise LayoutValueError(f'{key}: the release should hold one copied block, found indices '
                              f'{block_index} and {m.group(1)}')
         if m.group(2) not in BLOCK_PARAMS:
-            raise KeyError(f'{key}: unknown parameter of the copied ViT block')
+            raise LayoutKeyError(f'{key}: unknown parameter of the copied ViT block')
         return f'decode_head.block.{m.group(2)}'
     m = DECODER.match(key)
     if m:
         stage, which, param = m.groups()
         if param not in CONV_PARAMS:
-            raise KeyError(f'{key}: unknown parameter of a gated conv block')
+            raise LayoutKeyError(f'{key}: unknown parameter of a gated conv block')
         return f'decode_head.decoder.stages.{stage}.{0 if which == "conv" else 1}.{CONV_PARAMS[param]}'
     m = PROJ.match(key)
     if m:
@@ -102,7 +130,8 @@ def convert_masker_key(key: str, block_index: Optional[int]) -> Optional[str]:
 def block_index_of(state_dict: dict) -> Optional[int]:
     idx = {int(m.group(1)) for m in map(BLOCK.match, state_dict) if m}
     if len(idx) > 1:
-        raise ValueError(f'the masker holds several ViT blocks {sorted(idx)}; the plugin copies only the last one')
+        raise LayoutValueError(f'the masker holds several ViT blocks {sorted(idx)}; the plugin copies only the last '
+                               'one')
     return idx.pop() if idx else None
 
 
@@ -111,7 +140,7 @@ def convert_temperature(key: str, value: torch.Tensor, temperatures: dict) -> Op
     if key not in temperatures:
         return None
     if value.numel() != 1:
-        raise ValueError(f'{key}: expected a scalar logit scale, got shape {tuple(value.shape)}')
+        raise LayoutValueError(f'{key}: expected a scalar logit scale, got shape {tuple(value.shape)}')
     return temperatures[key], value.reshape(())
 
 
@@ -151,10 +180,11 @@ def convert(state_dict: dict, extra: Optional[Callable[[str, torch.Tensor], Opti
             continue
         unknown.append(key)
     if unknown and not allow_unknown:
-        raise KeyError(f'{len(unknown)} key(s) not in the documented layout (use --allow-unknown to skip): '
+        raise LayoutKeyError(f'{len(unknown)} key(s) not in the documented layout (use --allow-unknown to skip): '
                        f'{unknown[:10]}')
     if not any(k.startswith('decode_head.') for k in out):
-        raise KeyError('no masker key (masker.image_encoder.* / masker.sim2mask.*) found: not a TCL/CoDe checkpoint')
+        raise LayoutKeyError('no masker key (masker.image_encoder.* / masker.sim2mask.*) found: not a TCL/CoDe '
+                             'checkpoint')
     return out, dropped, unknown
 
 
@@ -174,10 +204,18 @@ def load(path: str, trust: bool = False) -> dict:
         return torch.load(path, map_location='cpu', weights_only=False)
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # noqa: BLE001
-        raise RuntimeError(f'{path} holds Python objects besides tensors (e.g. the official OmegaConf config), so it '
-                           f'was not unpickled. If you trust the file (e.g. the release downloaded from the '
-                           f'authors), pass --trust.\n({type(err).__name__}: {str(err)[:300]})') from err
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except Exception as err:  # noqa: BLE001 (torch raises UnpicklingError, RuntimeError, EOFError, ... here)
+        tool.setup_repo(__file__)
+        from mmseg_code.utils.checkpoint import refused_global  # the package import (seconds): on this path only
+        what = refused_global(str(err))
+        if 'GLOBAL' in str(err):
+            raise UnreadableCheckpointError(
+                f'{path} holds Python objects besides tensors ({what}; the official release pickles its OmegaConf '
+                f'config), so it was not unpickled. If you trust the file (e.g. the release downloaded from the '
+                f'authors), pass --trust.') from err
+        raise UnreadableCheckpointError(f'{path} is not a PyTorch checkpoint ({type(err).__name__}: {what})') from err
 
 
 def parse_args(argv=None, description: str = __doc__) -> argparse.Namespace:
@@ -189,6 +227,7 @@ def parse_args(argv=None, description: str = __doc__) -> argparse.Namespace:
                    help='unpickle the source fully (it pickles its config); only for files you trust')
     p.add_argument('--drop-temperatures', action='store_true',
                    help='leave out the loss temperatures (kept by default, for resuming training)')
+    p.add_argument('--debug', action='store_true', help='show the full traceback of an error')
     return p.parse_args(argv)
 
 
@@ -209,4 +248,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(tool.run_tool(main))

@@ -9,10 +9,15 @@ runtime objects are dropped, so OUT is for testing/fine-tuning, not for ``--resu
     python tools/model_converters/trust_checkpoint.py FILE OUT
 """
 import argparse
+import os.path as osp
+import sys
 from typing import Any
 
 import numpy as np
 import torch
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from tcl2mmseg import tool  # noqa: E402  (one-line errors: mmseg_code/utils/tool.py, loaded by path)
 
 
 def to_plain(obj: Any) -> Any:
@@ -30,19 +35,28 @@ def to_plain(obj: Any) -> Any:
     return str(obj)
 
 
-def main() -> None:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('file', help='trusted checkpoint to convert')
     parser.add_argument('out', help='output path')
-    args = parser.parse_args()
-    ckpt = torch.load(args.file, map_location='cpu', weights_only=False)  # the user vouches for this file
+    parser.add_argument('--debug', action='store_true', help='show the full traceback of an error')
+    args = parser.parse_args(argv)
+    try:
+        ckpt = torch.load(args.file, map_location='cpu', weights_only=False)  # the user vouches for this file
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except Exception as err:  # noqa: BLE001 (UnpicklingError, RuntimeError, EOFError, ...)
+        first = (str(err).strip().splitlines() or [''])[0][:200]
+        raise tool.UserError(f'{args.file} is not a PyTorch checkpoint ({type(err).__name__}: {first})') from err
     state = ckpt.get('state_dict', ckpt.get('model', ckpt)) if isinstance(ckpt, dict) else ckpt
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f'{args.file}: no state dict of tensors found (keys: {list(ckpt)[:10]})')
+        keys = list(ckpt)[:10] if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise tool.UserError(f'{args.file}: no state dict of tensors found (keys: {keys})')
     out = dict(state_dict=dict(state), meta=to_plain(ckpt.get('meta', {})) if isinstance(ckpt, dict) else {})
     torch.save(out, args.out)
     print(f'wrote {args.out}: {len(state)} tensors')
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(tool.run_tool(main))
