@@ -58,6 +58,9 @@ TRAINING_FREE = (('MaskCLIP', 'configs/training_free/maskclip/maskclip_shapes.py
                  ('SCLIP', 'configs/training_free/sclip/sclip_shapes.py'),
                  ('ClearCLIP', 'configs/training_free/clearclip/clearclip_shapes.py'),
                  ('NACLIP', 'configs/training_free/naclip/naclip_shapes.py'))
+# --training-free also trains CoDe with its trainable copy of the last block on NACLIP's attention (the best
+# training-free block on this benchmark) instead of MaskCLIP's value path: does training on the better block win?
+CODE_NACLIP = ('CoDe-NACLIP', 'configs/code/code_tiny_shapes_naclip.py')
 SMOKE = dict(num_train=64, num_val=8, iters=4, batch=4)
 
 
@@ -79,7 +82,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--iters', type=int, default=None, help='override the training iterations of both methods')
     p.add_argument('--skip-untrained', action='store_true', help='do not evaluate the untrained model')
     p.add_argument('--training-free', action='store_true',
-                   help='also evaluate MaskCLIP, SCLIP, ClearCLIP and NACLIP (training-free, same CLIP and benchmark)')
+                   help='also evaluate MaskCLIP, SCLIP, ClearCLIP and NACLIP (training-free, same CLIP and '
+                        'benchmark) and train CoDe on the NACLIP block (CoDe-NACLIP, a third training run)')
     tool.add_debug_arg(p)
     args = p.parse_args(argv)
     for opt in ('threads', 'jobs', 'iters'):
@@ -161,6 +165,11 @@ def train_options(iters: int | None) -> list[str]:
                  f'model.decode_head.unfreeze_iter={max(1, iters // 2)}',
                  f'default_hooks.logger.interval={max(1, min(20, iters // 2))}']
     return opts
+
+
+def trained_methods(training_free: bool) -> tuple:
+    """``(name, config)`` of the training runs: TCL and CoDe; with ``--training-free`` also :data:`CODE_NACLIP`."""
+    return (('TCL', TCL_CFG), ('CoDe', CODE_CFG)) + ((CODE_NACLIP, ) if training_free else ())
 
 
 def evaluate_training_free(test, data: str, clip: str) -> None:
@@ -326,9 +335,10 @@ def main(argv=None) -> int:
         banner('3/5 (+) training-free MaskCLIP, SCLIP, ClearCLIP, NACLIP on the shapes CLIP, zero-shot')
         evaluate_training_free(test, data, clip_abs)
 
-    methods = (('TCL', TCL_CFG), ('CoDe', CODE_CFG))
+    methods = trained_methods(args.training_free)
     banner(f'4/5 train tiny TCL ({TCL_CFG}) and tiny CoDe ({CODE_CFG})'
-           + (' in parallel (lines prefixed [TCL] / [CoDe])' if args.jobs > 1 else ''))
+           + (f' and {CODE_NACLIP[0]} ({CODE_NACLIP[1]})' if args.training_free else '')
+           + (f' in parallel, {args.jobs} at a time (lines prefixed [TCL] / [CoDe] / ...)' if args.jobs > 1 else ''))
     t0 = time.time()
     jobs = []
     for name, cfg in methods:
@@ -350,7 +360,7 @@ def main(argv=None) -> int:
     banner('results: zero-shot mIoU on the synthetic shapes benchmark'
            + (' (SMOKE: 4 iterations on 8 images, numbers mean nothing)' if args.smoke else ''))
     print(f'{"model":<12}{"mIoU":>8}{"mAcc":>8}{"aAcc":>8}   checkpoint')
-    for name in ('untrained', 'TCL', 'CoDe') + tuple(n for n, _ in TRAINING_FREE):
+    for name in ('untrained', 'TCL', 'CoDe', CODE_NACLIP[0]) + tuple(n for n, _ in TRAINING_FREE):
         if name not in results:
             continue
         m = results[name]
@@ -358,10 +368,10 @@ def main(argv=None) -> int:
         print(f'{name:<12}{m.get("mIoU", float("nan")):>8.2f}{m.get("mAcc", float("nan")):>8.2f}'
               f'{m.get("aAcc", float("nan")):>8.2f}   {ck}')
     print(f'\nwork dir:      {work}')
-    for name in ('TCL', 'CoDe'):
+    for name, _ in methods:
         o = outputs.get(name, {})
-        print(f'{name} log:{"":<{6 - len(name)}}{o.get("train_log")}  (MMEngine run dirs under {osp.join(work, name.lower())})')
-        print(f'{name} curve:{"":<{4 - len(name)}}{o.get("curve")}')
+        print(f'{name + " log:":<15}{o.get("train_log")}  (MMEngine run dirs under {osp.join(work, name.lower())})')
+        print(f'{name + " curve:":<15}{o.get("curve")}')
     ov = [p for o in outputs.values() for p in o.get('overlays', [])]
     print(f'overlays:      ' + ', '.join(ov) + '  (rows: image | ground truth | prediction | legend)')
     summary = dict(results=results, outputs=outputs, wall_s=round(time.time() - t_start, 1), smoke=args.smoke,

@@ -118,6 +118,12 @@ def test_training_free_rows_build_on_the_shapes_clip(tmp_path):
     assert [c[0] for c in calls] == ['MaskCLIP', 'SCLIP', 'ClearCLIP', 'NACLIP']
     assert all(c[2] == 'none' and c[3] == ['test_dataloader.dataset.data_root=data/synthetic_shapes/seg',
                                            f'model.clip.pretrained={CLIP}'] for c in calls)
+    # and a third training run: CoDe with its trainable last block on NACLIP's attention
+    assert qs.trained_methods(False) == (('TCL', qs.TCL_CFG), ('CoDe', qs.CODE_CFG))
+    assert qs.trained_methods(True)[2] == ('CoDe-NACLIP', 'configs/code/code_tiny_shapes_naclip.py')
+    naclip_code = Config.fromfile(osp.join(ROOT, qs.trained_methods(True)[2][1]))
+    assert naclip_code.model.decode_head.last_block == 'naclip'
+    assert naclip_code.model.clip.model_name == Config.fromfile(osp.join(ROOT, qs.CODE_CFG)).model.clip.model_name
     init_default_scope('mmseg')
     for name, cfg_path, _, _ in calls:
         cfg = Config.fromfile(osp.join(ROOT, cfg_path))
