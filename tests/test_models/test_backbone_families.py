@@ -89,6 +89,8 @@ def _code_step_and_predictions(name):
     head = model.decode_head
     for part in (head.block, head.image_proj):
         assert sum(p.grad.abs().sum() for p in part.parameters() if p.grad is not None) > 0, name
+    unused = [n for n, p in head.named_parameters() if p.requires_grad and p.grad is None]
+    assert unused == [], unused                   # DDP without find_unused_parameters
     img = torch.randn(1, 3, 64, 96)
     assert model.eval().predict(img, [SegDataSample(metainfo=META)])[0].pred_sem_seg.data.shape == (1, 64, 96)
     for last in LAST_BLOCKS:

@@ -111,6 +111,10 @@ class BlockOps:
         """Modules (and parameters) used only by :meth:`ffn`."""
         raise NotImplementedError
 
+    def qk_parameters(self) -> list[nn.Parameter]:
+        """Parameters used only by q and k (separate projections, their biases, q/k norms): unused by :meth:`value`."""
+        return []
+
     def attend(self, weights: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """``out(merge_heads(weights · v))``: ``B×H×N×N``, ``B×H×N×d`` → ``B×N×W``."""
         o = weights.to(v.dtype) @ v
@@ -226,6 +230,14 @@ class TimmBlockOps(BlockOps):
         if not self.eva:
             mods.append(self.block.ls2)
         return mods
+
+    def qk_parameters(self) -> list[nn.Parameter]:
+        a = self.attn
+        mods = [a.q_norm, a.k_norm] + ([a.q_proj, a.k_proj] if getattr(a, 'q_proj', None) is not None else [])
+        params = [p for m in mods for p in m.parameters()]
+        if self.eva and getattr(a, 'q_bias', None) is not None:
+            params.append(a.q_bias)
+        return params
 
     def ffn_parameters(self) -> list[nn.Parameter]:
         params = [p for m in self.ffn_modules() for p in m.parameters()]

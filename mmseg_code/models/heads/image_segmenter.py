@@ -26,7 +26,8 @@ PAMR, the KP mix, the crop and the background plane follow (the base class).
 
 ``last_block='clearclip'`` / ``'naclip'`` replace the tokens by the attention output (no residual, no FFN): the copy's
 ``ln_2``, ``mlp`` and second layer scale are then unused and get ``requires_grad=False`` (DDP without
-``find_unused_parameters``).
+``find_unused_parameters``); likewise with ``'maskclip'`` the parameters only q and k use (EVA02's separate
+``q_proj``/``k_proj``, q/k norms).
 
 The block is read through ``clip/block_adapter.py``: an open_clip ``ResidualAttentionBlock`` (P = 1) or a timm ViT
 block (SigLIP: P = 0; EVA02: P = 1 and rotary embeddings for the window's grid).
@@ -46,7 +47,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
-from ..clip.block_adapter import ffn_parameters
+from ..clip.block_adapter import block_ops, ffn_parameters
 from ..clip.image_encoder import CLIPFeatures, CLIPImageEncoder
 from ..training_free import NO_FFN, last_block as get_last_block
 from ..text_classifier import ClassEmbeddings
@@ -130,12 +131,18 @@ class _ZeroGrad(torch.autograd.Function):
 class TokenHeadProjection(nn.Module):
     """Per-pixel copy of a timm-ViT CLIP's token projection ``T`` (``CLIPTimmViTEncoder.token_head``: final norm,
     SigLIP's attention-pool value path or EVA02's ``head``, open_clip's ``head``), the ``ImageProjection`` of those
-    towers: ``B×W_c×H×W`` → ``B×D×H×W``; all its weights train."""
+    towers: ``B×W_c×H×W`` → ``B×D×H×W``; its weights train, except the attention pool's latent query and q / k
+    parts, which the value path does not read (``requires_grad=False``: DDP without ``find_unused_parameters``)."""
 
     def __init__(self, token_head: nn.Module) -> None:
         super().__init__()
         self.head = copy.deepcopy(token_head)
         self.head.requires_grad_(True)
+        pool = getattr(self.head, 'attn_pool', None)
+        if pool is not None:                             # the value path reads no latent query, q or k
+            for m in (pool.q, pool.q_norm, pool.k_norm):
+                m.requires_grad_(False)
+            pool.latent.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
@@ -198,6 +205,9 @@ class ImageSegmenter(OpenVocabularyHead):
         self.num_prefix_tokens = int(getattr(image_encoder, 'num_prefix_tokens', 1))
         if last_block in NO_FFN:                         # unused by the block's forward: never a gradient
             for p in ffn_parameters(self.block):
+                p.requires_grad_(False)
+        if last_block == 'maskclip':                     # the value path reads no q, k (separate ones: EVA02)
+            for p in block_ops(self.block).qk_parameters():
                 p.requires_grad_(False)
         decoder = dict(decoder)
         decoder.setdefault('channels', image_encoder.width)
