@@ -201,7 +201,8 @@ def _lin(x, m):
 def test_siglip_dense_readout_matches_numpy():
     """SigLIP-like tower: the dense read-out written out in numpy from the weights (README "Backbones"):
     last block with self-only attention z = x + proj(W_v·LN1(x) + b_v), z += fc2(GELU(fc1(LN2(z)))); u = LN(z);
-    pool value path a = proj_pool(W_v'·u + b_v') (v half of the pool's kv), a += MLP(LN_pool(a)); no head (proj none)."""
+    pool value path a = proj_pool(W_v'·u + b_v') (v half of the pool's kv), a += MLP(LN_pool(a)); no head
+    (timm_proj none)."""
     torch.manual_seed(0)
     enc = OpenCLIP('mmtest-vit-mappool').image_encoder
     assert enc.num_prefix_tokens == 0 and enc.embed_dim == 32

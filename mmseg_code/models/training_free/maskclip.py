@@ -7,8 +7,8 @@ Attention replaced by the identity (every token attends only to itself), residua
     z = z + ls_2(mlp(ln_2(z)))      B×N×W
 
 This is ``BlockOps.self_only`` (:mod:`mmseg_code.models.clip.block_adapter`; ``self_attention_block`` for open_clip
-blocks), the dense read-out the plugin already uses for TCL's KP branch (so MaskCLIP's scores equal that branch's cosine maps). ClearCLIP's re-run of MaskCLIP drops the
-residual and the FFN (``z = a``); that variant is not this one.
+blocks), the dense read-out the plugin already uses for TCL's KP branch (so MaskCLIP's scores equal that branch's
+cosine maps). ClearCLIP's re-run of MaskCLIP drops the residual and the FFN (``z = a``); that variant is not this one.
 """
 from __future__ import annotations
 
