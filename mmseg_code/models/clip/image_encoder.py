@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from timm.layers import resample_abs_pos_embed
 from torch.utils.checkpoint import checkpoint
 
+from .block_adapter import OpenCLIPBlockOps
+
 
 def self_attention_block(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Run an open_clip ``ResidualAttentionBlock`` with every token attending only to itself.
@@ -39,21 +41,7 @@ def self_attention_block(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
     Returns:
         tokens ``B×N×W``.
     """
-    attn: nn.MultiheadAttention = block.attn
-    width = x.shape[-1]
-    y = block.ln_1(x)
-    if attn._qkv_same_embed_dim:
-        w_v = attn.in_proj_weight[2 * width:]
-        b_v = attn.in_proj_bias[2 * width:] if attn.in_proj_bias is not None else None
-    else:
-        w_v, b_v = attn.v_proj_weight, (attn.in_proj_bias[2 * width:] if attn.in_proj_bias is not None else None)
-    y = F.linear(y, w_v, b_v)
-    y = attn.out_proj(y)
-    if hasattr(block, 'ln_attn'):
-        y = block.ln_attn(y)
-    x = x + block.ls_1(y)
-    x = x + block.ls_2(block.mlp(block.ln_2(x)))
-    return x
+    return OpenCLIPBlockOps(block).self_only(x)
 
 
 def resize_pos_embed(pos_embed: torch.Tensor, grid_hw: tuple[int, int]) -> torch.Tensor:
@@ -78,7 +66,8 @@ class CLIPFeatures(NamedTuple):
     """The frozen CLIP read-outs of one window that the decode heads receive (:meth:`CLIPImageEncoder.forward`).
 
     Attributes:
-        tokens: ``B×(1+h·w)×W`` tokens before the last block (the input of TCL's trainable copy of it).
+        tokens: ``B×(P+h·w)×W`` tokens before the last block (the input of TCL's trainable copy of it; P prefix
+            tokens: 1 class token for open_clip ViTs and EVA02, 0 for SigLIP; ``None`` for convolutional towers).
         grid: ``(h, w)``.
         dense: ``B×D×h×w`` MaskCLIP embeddings (:meth:`CLIPImageEncoder.encode_dense`; TCL's KP branch, MGCA's E_v).
     """
@@ -87,26 +76,27 @@ class CLIPFeatures(NamedTuple):
     dense: torch.Tensor
 
 
-SUPPORTED_BACKBONES = 'plain open_clip ViTs (class token, no attention pooling: OpenAI, LAION, DataComp, MetaCLIP, DFN)'
+SUPPORTED_BACKBONES = ('open_clip ViTs (class token, no attention pooling: OpenAI, LAION, DataComp, MetaCLIP, DFN), '
+                       'timm ViT trunks (SigLIP, SigLIP2, EVA02), ModifiedResNet and timm ConvNeXt (MaskCLIP only)')
 
 
 def check_visual(visual: nn.Module) -> None:
-    """A one-line :class:`~mmseg_code.utils.tool.UserError` for an open_clip image tower the dense read-outs do not
-    support (README "Backbones"): ModifiedResNet (RN50, …), timm trunks (ConvNeXt, EVA02, SigLIP, MobileCLIP, …) and
-    ViTs with attention pooling."""
+    """A one-line :class:`~mmseg_code.utils.tool.UserError` for an open_clip image tower ``CLIPImageEncoder`` does not
+    read (README "Backbones"): ModifiedResNet and timm trunks have their own encoders (``OpenCLIP`` picks them); other
+    timm trunks (MobileCLIP's FastViT, …) and open_clip ViTs with attention pooling are not supported."""
     from ...utils.tool import UserError
     kind = type(visual).__name__
     if kind == 'ModifiedResNet':
-        raise UserError('open_clip ModifiedResNet (RN50, RN101, …) has no tokens: CLIPImageEncoder needs '
-                        f'{SUPPORTED_BACKBONES}; OpenCLIP builds CLIPResNetEncoder for it (training-free MaskCLIP only).')
+        raise UserError('open_clip ModifiedResNet (RN50, RN101, …) has no tokens: CLIPImageEncoder needs an open_clip '
+                        'ViT; OpenCLIP builds CLIPResNetEncoder for it (training-free MaskCLIP only).')
     if kind == 'TimmModel':
         trunk = type(getattr(visual, 'trunk', visual)).__name__
-        raise UserError(f'open_clip timm trunk {trunk} (ConvNeXt, EVA02, SigLIP, MobileCLIP, …) is not supported yet: '
-                        f'dense features and the trainable last block are implemented for {SUPPORTED_BACKBONES}.')
+        raise UserError(f'open_clip timm trunk {trunk} is not supported: dense features exist for '
+                        f'{SUPPORTED_BACKBONES}.')
     if getattr(visual, 'attn_pool', None) is not None or not hasattr(visual, 'conv1') or \
             getattr(visual, 'proj', None) is None or not hasattr(visual, 'transformer'):
-        raise UserError(f'open_clip {kind} with attention pooling or without a projection is not supported: the dense '
-                        f'read-outs need {SUPPORTED_BACKBONES}.')
+        raise UserError(f'open_clip {kind} with attention pooling or without a projection is not supported: dense '
+                        f'features exist for {SUPPORTED_BACKBONES}.')
 
 
 class CLIPImageEncoder(nn.Module):
@@ -117,6 +107,7 @@ class CLIPImageEncoder(nn.Module):
     """
 
     is_vit = True
+    num_prefix_tokens = 1
 
     def __init__(self, visual: nn.Module) -> None:
         super().__init__()
@@ -152,8 +143,9 @@ class CLIPImageEncoder(nn.Module):
         x = x + resize_pos_embed(v.positional_embedding, grid).to(x.dtype)
         return v.ln_pre(x), grid
 
-    def run_blocks(self, x: torch.Tensor, start: int = 0, end: int | None = None) -> torch.Tensor:
-        """Run blocks ``start..end-1`` (standard attention) on ``B×N×W`` tokens.
+    def run_blocks(self, x: torch.Tensor, start: int = 0, end: int | None = None, grid=None) -> torch.Tensor:
+        """Run blocks ``start..end-1`` (standard attention) on ``B×N×W`` tokens (``grid`` unused: absolute position
+        embeddings only).
 
         With ``grad_checkpointing`` and gradients enabled (CoDe's and TCL's masked-image pass backpropagates
         through the frozen blocks into the mask and P_v), each block's activations are recomputed in backward.

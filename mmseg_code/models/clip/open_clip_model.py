@@ -11,9 +11,26 @@ from mmseg.registry import MODELS
 import open_clip
 
 from .factory import build_open_clip, list_clip_models
+from .convnext_encoder import CLIPConvNeXtEncoder
 from .image_encoder import CLIPImageEncoder
 from .resnet_encoder import CLIPResNetEncoder
+from .timm_vit_encoder import TIMM_VIT_TRUNKS, CLIPTimmViTEncoder
 from .text_encoder import CLIPTextEncoder, build_tokenizer
+
+
+def build_image_encoder(visual: nn.Module) -> nn.Module:
+    """E_v for an open_clip image tower (README "Backbones"): ``CLIPImageEncoder`` (open_clip ViTs),
+    ``CLIPTimmViTEncoder`` (timm ViT trunks: SigLIP, SigLIP2, EVA02), ``CLIPResNetEncoder`` (ModifiedResNet) or
+    ``CLIPConvNeXtEncoder`` (timm ConvNeXt); any other tower stops with one line (``check_visual``)."""
+    kind = type(visual).__name__
+    trunk = type(getattr(visual, 'trunk', None)).__name__
+    if kind == 'ModifiedResNet':                        # RN50, …: MaskCLIP's dense read-out only
+        return CLIPResNetEncoder(visual)
+    if kind == 'TimmModel' and trunk in TIMM_VIT_TRUNKS:
+        return CLIPTimmViTEncoder(visual)
+    if kind == 'TimmModel' and trunk == 'ConvNeXt':     # MaskCLIP's dense read-out only
+        return CLIPConvNeXtEncoder(visual)
+    return CLIPImageEncoder(visual)
 
 
 @MODELS.register_module()
@@ -35,7 +52,7 @@ class OpenCLIP(BaseModule):
         init_cfg: mmengine init config (unused by default: weights come from ``pretrained``).
 
     Attributes:
-        image_encoder (CLIPImageEncoder): E_v.
+        image_encoder: E_v (:func:`build_image_encoder`).
         text_encoder (CLIPTextEncoder): E_t.
         embed_dim (int): D, the joint embedding size (512 for ViT-B/16).
     """
@@ -56,10 +73,7 @@ class OpenCLIP(BaseModule):
             build_tokenizer(model_name, context_length=known_cfg.get('text_cfg', {}).get('context_length'))
         clip = build_open_clip(model_name, pretrained, cache_dir=cache_dir, force_quick_gelu=force_quick_gelu)
         tokenizer = build_tokenizer(model_name, context_length=int(clip.context_length))
-        if type(clip.visual).__name__ == 'ModifiedResNet':       # RN50, …: MaskCLIP's dense read-out only
-            self.image_encoder = CLIPResNetEncoder(clip.visual)
-        else:
-            self.image_encoder = CLIPImageEncoder(clip.visual)
+        self.image_encoder = build_image_encoder(clip.visual)
         self.text_encoder = CLIPTextEncoder(clip, tokenizer)
         self.embed_dim = self.image_encoder.embed_dim
         self.set_grad_checkpointing(grad_checkpointing)

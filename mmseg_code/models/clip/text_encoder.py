@@ -24,22 +24,28 @@ class CLIPTextEncoder(nn.Module):
     """Frozen CLIP text tower taken from an open_clip ``CLIP`` model.
 
     Args:
-        clip_model: an open_clip ``CLIP`` (text tower attributes at the top level).
+        clip_model: an open_clip ``CLIP`` (text tower attributes at the top level) or ``CustomTextCLIP`` (a causal
+            ``TextTransformer`` under ``text``, as EVA02's).
         tokenizer: an open_clip tokenizer with the model's context length.
     """
 
     def __init__(self, clip_model: nn.Module, tokenizer) -> None:
         super().__init__()
-        if getattr(clip_model, 'text_pool_type', 'argmax') != 'argmax':
-            raise ValueError('CLIPTextEncoder supports CLIP text towers pooled at the EOT token (argmax).')
-        self.token_embedding = clip_model.token_embedding
-        self.positional_embedding = clip_model.positional_embedding
-        self.transformer = clip_model.transformer
-        self.ln_final = clip_model.ln_final
-        self.text_projection = clip_model.text_projection
-        self.register_buffer('attn_mask', clip_model.attn_mask, persistent=False)
+        from ...utils.tool import UserError
+        tower = getattr(clip_model, 'text', clip_model)
+        pool = getattr(tower, 'pool_type', getattr(clip_model, 'text_pool_type', 'argmax'))
+        if pool != 'argmax' or getattr(tower, 'attn_mask', None) is None or \
+                getattr(tower, 'cls_emb', None) is not None or getattr(tower, 'text_projection', None) is None:
+            raise UserError(f'CLIPTextEncoder supports causal CLIP text towers pooled at the EOT token (argmax), got '
+                            f'pool_type={pool!r} (SigLIP\'s text tower pools the last token without a causal mask).')
+        self.token_embedding = tower.token_embedding
+        self.positional_embedding = tower.positional_embedding
+        self.transformer = tower.transformer
+        self.ln_final = tower.ln_final
+        self.text_projection = tower.text_projection
+        self.register_buffer('attn_mask', tower.attn_mask, persistent=False)
         self.tokenizer = tokenizer
-        self.context_length = int(clip_model.context_length)
+        self.context_length = int(getattr(tower, 'context_length', getattr(clip_model, 'context_length', 0)))
         self.width = self.token_embedding.embedding_dim
         self.embed_dim = (self.text_projection.out_features if isinstance(self.text_projection, nn.Linear)
                           else self.text_projection.shape[1])

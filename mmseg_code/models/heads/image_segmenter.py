@@ -7,9 +7,11 @@ Dense features, for images ``B×3×H×W`` (h = H/p, w = W/p, W_c = CLIP width, D
     X'     = Block_L^copy(X) with self-only attention      trainable copy of the last block (MaskCLIP value path;
                                                           ``last_block``: SCLIP / ClearCLIP / NACLIP attention instead,
                                                           mmseg_code/models/training_free/<name>.py)
-    F      = reshape(X'[:, 1:])                            B×W_c×h×w       CLS dropped
+    F      = reshape(X'[:, P:])                            B×W_c×h×w       prefix (CLS) tokens dropped
     F'     = GDecoder(F)                                   B×W_c×4h×4w
     V^s    = proj(LN(F'))                                  B×D×4h×4w       trainable copy of CLIP ln_post + proj
+                                                                          (timm ViT towers: a trainable copy of their
+                                                                          token projection T, ``TokenHeadProjection``)
 
 Text-grounded mask (``Sim2Mask``), for text embeddings ``t`` (``N×D``):
 
@@ -23,7 +25,12 @@ Sim2Mask's soft masks ``σ(w·cos(V^s, t_s) + b)`` of the text classifier's S sy
 PAMR, the KP mix, the crop and the background plane follow (the base class).
 
 ``last_block='clearclip'`` / ``'naclip'`` replace the tokens by the attention output (no residual, no FFN): the copy's
-``ln_2`` and ``mlp`` are then unused and get ``requires_grad=False`` (DDP without ``find_unused_parameters``).
+``ln_2``, ``mlp`` and second layer scale are then unused and get ``requires_grad=False`` (DDP without
+``find_unused_parameters``); likewise with ``'maskclip'`` the parameters only q and k use (EVA02's separate
+``q_proj``/``k_proj``, q/k norms).
+
+The block is read through ``clip/block_adapter.py``: an open_clip ``ResidualAttentionBlock`` (P = 1) or a timm ViT
+block (SigLIP: P = 0; EVA02: P = 1 and rotary embeddings for the window's grid).
 
 TCL's UST stage: the copied block is frozen for the first ``unfreeze_iter`` iterations. It keeps
 ``requires_grad=True`` throughout (so DDP registers and all-reduces it from the start); while frozen its
@@ -40,6 +47,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
+from ..clip.block_adapter import block_ops, ffn_parameters
 from ..clip.image_encoder import CLIPFeatures, CLIPImageEncoder
 from ..training_free import NO_FFN, last_block as get_last_block
 from ..text_classifier import ClassEmbeddings
@@ -120,6 +128,26 @@ class _ZeroGrad(torch.autograd.Function):
         return torch.zeros_like(grad)
 
 
+class TokenHeadProjection(nn.Module):
+    """Per-pixel copy of a timm-ViT CLIP's token projection ``T`` (``CLIPTimmViTEncoder.token_head``: final norm,
+    SigLIP's attention-pool value path or EVA02's ``head``, open_clip's ``head``), the ``ImageProjection`` of those
+    towers: ``B×W_c×H×W`` → ``B×D×H×W``; its weights train, except the attention pool's latent query and q / k
+    parts, which the value path does not read (``requires_grad=False``: DDP without ``find_unused_parameters``)."""
+
+    def __init__(self, token_head: nn.Module) -> None:
+        super().__init__()
+        self.head = copy.deepcopy(token_head)
+        self.head.requires_grad_(True)
+        pool = getattr(self.head, 'attn_pool', None)
+        if pool is not None:                             # the value path reads no latent query, q or k
+            for m in (pool.q, pool.q_norm, pool.k_norm):
+                m.requires_grad_(False)
+            pool.latent.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
 class ImageProjection(nn.Module):
     """Per-pixel ``LN`` + ``W_c→D`` projection, initialised from CLIP's ``ln_post`` and ``proj``.
 
@@ -174,13 +202,20 @@ class ImageSegmenter(OpenVocabularyHead):
         self.sigma = float(sigma)
         self.block = copy.deepcopy(image_encoder.blocks[-1])
         self.block.requires_grad_(True)
+        self.num_prefix_tokens = int(getattr(image_encoder, 'num_prefix_tokens', 1))
         if last_block in NO_FFN:                         # unused by the block's forward: never a gradient
-            self.block.ln_2.requires_grad_(False)
-            self.block.mlp.requires_grad_(False)
+            for p in ffn_parameters(self.block):
+                p.requires_grad_(False)
+        if last_block == 'maskclip':                     # the value path reads no q, k (separate ones: EVA02)
+            for p in block_ops(self.block).qk_parameters():
+                p.requires_grad_(False)
         decoder = dict(decoder)
         decoder.setdefault('channels', image_encoder.width)
         self.decoder = MODELS.build(decoder)
-        self.image_proj = ImageProjection(image_encoder.visual.ln_post, image_encoder.visual.proj)
+        if getattr(image_encoder, 'token_head', None) is not None:      # timm ViT towers (SigLIP, EVA02)
+            self.image_proj = TokenHeadProjection(image_encoder.token_head)
+        else:
+            self.image_proj = ImageProjection(image_encoder.visual.ln_post, image_encoder.visual.proj)
         self.sim2mask = MODELS.build(sim2mask)
         self.unfreeze_iter = unfreeze_iter
         self.block_trainable = unfreeze_iter <= 0
@@ -202,7 +237,7 @@ class ImageSegmenter(OpenVocabularyHead):
         """Dense features V^s.
 
         Args:
-            tokens: frozen CLIP tokens before the last block, ``B×(1+h·w)×W_c``.
+            tokens: frozen CLIP tokens before the last block, ``B×(P+h·w)×W_c`` (P prefix tokens).
             grid: ``(h, w)``.
             normalize: L2-normalise over channels.
         Returns:
@@ -215,7 +250,7 @@ class ImageSegmenter(OpenVocabularyHead):
         if not self.block_trainable and torch.is_grad_enabled():
             x = _ZeroGrad.apply(x)
         b, _, c = x.shape
-        x = x[:, 1:].transpose(1, 2).reshape(b, c, grid[0], grid[1])
+        x = x[:, self.num_prefix_tokens:].transpose(1, 2).reshape(b, c, grid[0], grid[1])
         x = self.image_proj(self.decoder(x))
         return F.normalize(x, dim=1, eps=1e-6) if normalize else x
 

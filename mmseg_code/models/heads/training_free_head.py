@@ -1,11 +1,12 @@
 """``TrainingFreeHead``: the open-vocabulary decode head of the training-free segmentors (MaskCLIP, SCLIP, ClearCLIP,
 NACLIP), on the frozen CLIP's own last block with that method's attention (``mmseg_code.models.training_free``).
 
-For a window's frozen CLIP read-outs (tokens X before the last block, ``B×(1+h·w)×W``, grid h×w) and the text
+For a window's frozen CLIP read-outs (tokens X before the last block, ``B×(P+h·w)×W``, grid h×w) and the text
 classifier's S synonym embeddings ``t`` (``S×D``, L2-normalised template ensembles):
 
-    Z    = LastBlock_method(X)                        B×(1+h·w)×W   the frozen block's weights, the method's attention
-    V    = reshape(ln_post(Z[:, 1:]) · proj)          B×D×h×w       (CLS dropped)
+    Z    = LastBlock_method(X)                        B×(P+h·w)×W   the frozen block's weights, the method's attention
+    V    = reshape(ln_post(Z[:, P:]) · proj)          B×D×h×w       (P prefix tokens dropped; timm ViT towers: their
+                                                                    token projection T instead of ln_post · proj)
     c    = cos(V, t)↑                                 B×S×(u·h)×(u·w)  bilinear ×u (``upsample``, 4: the resolution of
                                                                     TCL's masks, where PAMR runs)
     m_s  = softmax_s(logit_scale · c)                 probabilities over all synonyms (SCLIP/ClearCLIP/NACLIP)
@@ -68,8 +69,9 @@ class TrainingFreeHead(OpenVocabularyHead):
         self.upsample = int(upsample)
         object.__setattr__(self, '_image_encoder', image_encoder)     # the segmentor's OpenCLIP owns it
         if not getattr(image_encoder, 'is_vit', True) and last_block != 'maskclip':
-            raise OptionError(f"TrainingFreeHead: last_block={last_block!r} needs a ViT CLIP; a ResNet CLIP "
-                              f"(open_clip ModifiedResNet) has MaskCLIP's read-out only (last_block='maskclip').")
+            raise OptionError(f"TrainingFreeHead: last_block={last_block!r} needs a ViT CLIP; a convolutional CLIP "
+                              f"(open_clip ModifiedResNet, timm ConvNeXt) has MaskCLIP's read-out only "
+                              f"(last_block='maskclip').")
 
     @property
     def image_encoder(self) -> CLIPImageEncoder:
@@ -88,7 +90,8 @@ class TrainingFreeHead(OpenVocabularyHead):
 
     def dense_features(self, tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
         """V: ``B×D×h×w`` (unnormalised) from the tokens before the last block."""
-        z = self.image_encoder.project(self.block_tokens(tokens, grid)[:, 1:])
+        p = int(getattr(self.image_encoder, 'num_prefix_tokens', 1))
+        z = self.image_encoder.project(self.block_tokens(tokens, grid)[:, p:])
         return z.transpose(1, 2).reshape(tokens.shape[0], -1, grid[0], grid[1])
 
     @torch.no_grad()

@@ -23,6 +23,7 @@ def attention_weights(q: torch.Tensor, s: float) -> torch.Tensor:
 
 
 def forward(block: nn.Module, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-    """The ClearCLIP last block on tokens ``x`` (``B×N×W``) → ``B×N×W`` (``grid`` unused)."""
-    q, _, v = qkv(block, x)
+    """The ClearCLIP last block on tokens ``x`` (``B×N×W``) → ``B×N×W`` (``grid``: rotary embeddings
+    only)."""
+    q, _, v = qkv(block, x, grid)
     return attend(block, attention_weights(q, scale(block)), v)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import attend, ffn, qkv, scale
+from .common import attend, ffn, ls1, qkv, scale
 
 NAME = 'sclip'
 
@@ -24,7 +24,7 @@ def attention_weights(q: torch.Tensor, k: torch.Tensor, s: float) -> torch.Tenso
 
 
 def forward(block: nn.Module, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-    """The SCLIP last block on tokens ``x`` (``B×N×W``) → ``B×N×W`` (``grid`` unused)."""
-    q, k, v = qkv(block, x)
-    z = x + block.ls_1(attend(block, attention_weights(q, k, scale(block)), v))
+    """The SCLIP last block on tokens ``x`` (``B×N×W``) → ``B×N×W`` (``grid``: rotary embeddings only)."""
+    q, k, v = qkv(block, x, grid)
+    z = x + ls1(block, attend(block, attention_weights(q, k, scale(block)), v))
     return ffn(block, z)
