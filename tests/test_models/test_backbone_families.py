@@ -13,7 +13,6 @@ The two tiny timm trunks are registered here with timm's own ``register_model`` 
 model); the names avoid "siglip", for which open_clip picks SigLIP's Hugging Face tokenizer.
 """
 import importlib.util
-import math
 import os.path as osp
 import time
 
@@ -35,6 +34,7 @@ from mmseg_code.models.training_free import LAST_BLOCKS
 from mmseg_code.utils.options import OptionError
 from mmseg_code.utils.tool import UserError
 from tests.test_models.test_segmentors.test_code_segmentor import batch, tiny_cfg, total
+from tests.test_models.test_training_free import _gelu, _ln, _np  # the numpy reference of the last blocks
 
 open_clip.add_model_config(osp.join(osp.dirname(osp.abspath(__file__)), 'tiny_families'))
 
@@ -180,20 +180,6 @@ def test_timm_vit_dense_readout_is_the_pool_per_token(name):
     torch.testing.assert_close(dense, want, rtol=1e-5, atol=1e-5)
 
 
-def _np(t):
-    return t.detach().double().numpy()
-
-
-def _ln(x, ln):
-    mu = x.mean(-1, keepdims=True)
-    var = ((x - mu) ** 2).mean(-1, keepdims=True)
-    return (x - mu) / np.sqrt(var + ln.eps) * _np(ln.weight) + _np(ln.bias)
-
-
-def _gelu(x):
-    return 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
-
-
 def _lin(x, m):
     return x @ _np(m.weight).T + (_np(m.bias) if m.bias is not None else 0.0)
 
@@ -224,6 +210,17 @@ def test_siglip_dense_readout_matches_numpy():
 
 
 # ----------------------------------------------------------------------------------------------- timm ConvNeXt
+def _maskclip_slide_prediction(model_name):
+    """The training-free MaskCLIP segmentor on ``model_name`` predicts a 70×100 image through 64 px windows."""
+    model = MODELS.build(dict(type='TrainingFreeSegmentor', clip=dict(type='OpenCLIP', model_name=model_name),
+                              decode_head=dict(type='TrainingFreeHead', last_block='maskclip'),
+                              vocabulary=['background', 'circle', 'square'],
+                              test_cfg=dict(mode='slide', crop_size=(64, 64), stride=(32, 32)))).eval()
+    meta = dict(ori_shape=(70, 100), img_shape=(70, 100), pad_shape=(70, 100), padding_size=[0, 0, 0, 0])
+    out = model.predict(torch.randn(1, 3, 70, 100), [SegDataSample(metainfo=meta)])[0]
+    assert out.seg_logits.data.shape == (3, 70, 100)
+
+
 def test_convnext_clip_maskclip_readout_matches_numpy():
     """ConvNeXt (timm test_convnext trunk): the head per position, V = proj(LN_C(X)) (LayerNorm over channels at each
     position of the last feature map, then open_clip's linear projection), in numpy; MaskCLIP predicts with it."""
@@ -237,13 +234,7 @@ def test_convnext_clip_maskclip_readout_matches_numpy():
     fmap = _np(enc.visual.trunk.forward_features(x)[0]).transpose(1, 2, 0)                 # 2×3×C
     want = _ln(fmap, enc.visual.trunk.head.norm) @ _np(enc.visual.head.proj.weight).T        # 2×3×D (no proj bias)
     np.testing.assert_allclose(_np(feats.dense[0]), want.transpose(2, 0, 1), rtol=1e-4, atol=1e-5)
-    model = MODELS.build(dict(type='TrainingFreeSegmentor', clip=dict(type='OpenCLIP', model_name='mmtest-convnext'),
-                              decode_head=dict(type='TrainingFreeHead', last_block='maskclip'),
-                              vocabulary=['background', 'circle', 'square'],
-                              test_cfg=dict(mode='slide', crop_size=(64, 64), stride=(32, 32)))).eval()
-    meta = dict(ori_shape=(70, 100), img_shape=(70, 100), pad_shape=(70, 100), padding_size=[0, 0, 0, 0])
-    out = model.predict(torch.randn(1, 3, 70, 100), [SegDataSample(metainfo=meta)])[0]
-    assert out.seg_logits.data.shape == (3, 70, 100)
+    _maskclip_slide_prediction('mmtest-convnext')
 
 
 @pytest.mark.parametrize('name', ['mmtest-convnext', 'mmtest-rn'])
@@ -303,10 +294,4 @@ def test_resnet_clip_maskclip_value_path_matches_numpy():
     feats = enc(x)
     assert feats.tokens is None and feats.grid == (2, 3)
     np.testing.assert_allclose(feats.dense[0].detach().double().numpy(), want, rtol=1e-4, atol=1e-5)
-    model = MODELS.build(dict(type='TrainingFreeSegmentor', clip=dict(type='OpenCLIP', model_name='mmtest-rn'),
-                              decode_head=dict(type='TrainingFreeHead', last_block='maskclip'),
-                              vocabulary=['background', 'circle', 'square'],
-                              test_cfg=dict(mode='slide', crop_size=(64, 64), stride=(32, 32)))).eval()
-    meta = dict(ori_shape=(70, 100), img_shape=(70, 100), pad_shape=(70, 100), padding_size=[0, 0, 0, 0])
-    out = model.predict(torch.randn(1, 3, 70, 100), [SegDataSample(metainfo=meta)])[0]
-    assert out.seg_logits.data.shape == (3, 70, 100)
+    _maskclip_slide_prediction('mmtest-rn')
