@@ -43,6 +43,7 @@ from mmseg.models.segmentors.multimodal_encoder_decoder import MultimodalEncoder
 from mmseg.registry import MODELS
 
 from ...utils.checkpoint import CheckpointKeyError
+from ..clip.text_encoder import require_causal_text
 from ...utils.options import OptionError, check_known_keys
 from ..heads.open_vocab_head import background_threshold
 from ..inference_options import (DEFAULT_WINDOW_BATCH, CompiledEncoder, autocast_for, check_inference_options,
@@ -123,6 +124,8 @@ class TextSupervisedSegmentor(MultimodalEncoderDecoder):
     """
 
     default_test_cfg: dict = DEFAULT_TEST_CFG
+    # methods that train on caption token positions (SOT, words, EOT) need a causal CLIP text tower (TCL, CoDe)
+    trains_on_caption_tokens: bool = False
 
     def __init__(self,
                  clip: dict,
@@ -144,6 +147,8 @@ class TextSupervisedSegmentor(MultimodalEncoderDecoder):
         cfg = self.check_test_cfg(test_cfg)
         BaseSegmentor.__init__(self, data_preprocessor=data_preprocessor, init_cfg=init_cfg)  # see module docstring
         self.clip = MODELS.build(clip)
+        if self.trains_on_caption_tokens:
+            require_causal_text(self.clip.text_encoder, type(self).__name__)
         kp_templates = cfg['kp_templates'] if cfg['kp_weight'] > 0 else None
         self.text_encoder = MODELS.build(text_encoder, default_args=dict(text_encoder=self.clip.text_encoder,
                                                                          kp_templates=kp_templates))

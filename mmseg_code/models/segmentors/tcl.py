@@ -62,6 +62,8 @@ class TCL(TextSupervisedSegmentor):
         **kwargs: :class:`TextSupervisedSegmentor` arguments.
     """
 
+    trains_on_caption_tokens = True
+
     def __init__(self, loss_seg: dict = dict(type='TCLLoss'), **kwargs) -> None:
         super().__init__(**kwargs)
         self.loss_seg = MODELS.build(loss_seg)
