@@ -368,10 +368,12 @@ def main(argv=None) -> int:
         print(f'{name:<12}{m.get("mIoU", float("nan")):>8.2f}{m.get("mAcc", float("nan")):>8.2f}'
               f'{m.get("aAcc", float("nan")):>8.2f}   {ck}')
     print(f'\nwork dir:      {work}')
+    width = max(15, max(len(name) for name, _ in methods) + 8)
     for name, _ in methods:
         o = outputs.get(name, {})
-        print(f'{name + " log:":<15}{o.get("train_log")}  (MMEngine run dirs under {osp.join(work, name.lower())})')
-        print(f'{name + " curve:":<15}{o.get("curve")}')
+        print(f'{name + " log:":<{width}}{o.get("train_log")}  '
+              f'(MMEngine run dirs under {osp.join(work, name.lower())})')
+        print(f'{name + " curve:":<{width}}{o.get("curve")}')
     ov = [p for o in outputs.values() for p in o.get('overlays', [])]
     print(f'overlays:      ' + ', '.join(ov) + '  (rows: image | ground truth | prediction | legend)')
     summary = dict(results=results, outputs=outputs, wall_s=round(time.time() - t_start, 1), smoke=args.smoke,

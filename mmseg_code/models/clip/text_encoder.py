@@ -45,8 +45,9 @@ class CLIPTextEncoder(nn.Module):
         last = pool == 'last' and attn_mask is None
         if not (causal or last) or getattr(tower, 'cls_emb', None) is not None or \
                 getattr(tower, 'text_projection', None) is None:
-            raise UserError(f'CLIPTextEncoder supports causal CLIP text towers pooled at the EOT token and SigLIP-style '
-                            f'towers pooled at the last token without a causal mask, got pool_type={pool!r} '
+            raise UserError(f'CLIPTextEncoder supports causal CLIP text towers pooled at the EOT token and '
+                            f'SigLIP-style towers pooled at the last token without a causal mask, got '
+                            f'pool_type={pool!r} '
                             f'({"with" if attn_mask is not None else "without"} a causal mask'
                             f'{", a class token" if getattr(tower, "cls_emb", None) is not None else ""}).')
         self.causal = causal
