@@ -7,19 +7,10 @@ draws must differ between the ranks, while the image-text stream built from the 
 process group) stays disjoint across ranks and complete.
 """
 import os
-import socket
-import subprocess
-import sys
 
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _worker(rank, world, port, out, shards):
@@ -58,15 +49,8 @@ def test_ranks_draw_different_noise_and_templates_but_split_the_data(tmp_path):
     from mmseg_code.datasets.synthetic_shapes import ShapesConfig, write_caption_shards
     shards = tmp_path / 'shards'
     write_caption_shards(ShapesConfig(image_size=32), str(shards), 16, 4, progress=False)
-    port = _free_port()
-    code = ('import importlib.util, sys; '
-            f'spec = importlib.util.spec_from_file_location("rank_seed_worker", {__file__!r}); '
-            'm = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); '
-            f'm._worker(int(sys.argv[1]), 2, {port}, {str(tmp_path)!r}, {str(shards) + "/*.tar"!r})')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]),
-               CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
-    procs = [subprocess.Popen([sys.executable, '-c', code, str(r)], env=env, cwd=ROOT) for r in range(2)]
-    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    from tests.dist_launch import launch_ranks  # not at module level: the rank processes load this file by path
+    launch_ranks(__file__, '_worker', tmp_path, str(shards) + '/*.tar', timeout=300, cwd=ROOT)
     r0, r1 = (torch.load(tmp_path / f'rank{r}.pt') for r in range(2))
     assert (r0['seed'], r1['seed']) == (0, 1)  # seed + rank
     assert not torch.equal(r0['gumbel'], r1['gumbel'])

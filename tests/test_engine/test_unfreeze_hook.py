@@ -4,35 +4,12 @@ The same process launch also checks that InfoNCE (plain and extended) gathered o
 on the global batch (loss and gradients), to pay for one launch only.
 """
 import os
-import socket
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def launch_ranks(fn_name, tmp_path, world=2, timeout=240):
-    """Run ``fn_name(rank, world, port, tmp_path)`` of this file in ``world`` fresh gloo processes."""
-    code = ('import importlib.util, sys; '
-            f'spec = importlib.util.spec_from_file_location("dist_worker", {__file__!r}); '
-            'm = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); '
-            f'm.{fn_name}(int(sys.argv[1]), {world}, {_free_port()}, {str(tmp_path)!r})')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]),
-               CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
-    procs = [subprocess.Popen([sys.executable, '-c', code, str(r)], env=env) for r in range(world)]
-    codes = [p.wait(timeout=timeout) for p in procs]
-    assert codes == [0] * world, codes
 
 
 def build_tiny_tcl(unfreeze_iter=1):
@@ -118,7 +95,8 @@ def test_two_gloo_ranks(tmp_path):
     world, n, d = 2, 4, 8
     v, t, ve = torch.randn(n, d), torch.randn(n, d), torch.randn(n, n, d)
     torch.save((v, t, ve), tmp_path / 'inputs.pt')
-    launch_ranks('_worker', tmp_path, world)
+    from tests.dist_launch import launch_ranks  # not at module level: the rank processes load this file by path
+    launch_ranks(__file__, '_worker', tmp_path, world=world, timeout=240)
     res = [torch.load(tmp_path / f'rank{r}.pt') for r in range(world)]
 
     # --- the unfreeze hook under DDP

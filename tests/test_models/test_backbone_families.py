@@ -65,14 +65,6 @@ TIMM_VITS = ['mmtest-vit-mappool', 'mmtest-eva02']
 META = dict(ori_shape=(64, 96), img_shape=(64, 96), pad_shape=(64, 96), padding_size=[0, 0, 0, 0])
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _code_step_and_predictions(name):
     """One CoDe training step (finite loss, gradients in the trainable block copy and projection), one CoDe
     prediction and one prediction per training-free block, on 64×96 images; returns the trained model."""

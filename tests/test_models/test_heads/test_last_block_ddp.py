@@ -3,19 +3,11 @@
 reduction, so two consecutive steps run (DDP raises in the second step when a parameter it expects got no gradient),
 and the block's attention weights get the same all-reduced gradient on both ranks."""
 import os
-import socket
-import subprocess
 import sys
 
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _worker(rank, world, port, out):
@@ -49,15 +41,8 @@ def _worker(rank, world, port, out):
 
 
 def test_naclip_block_code_step_under_ddp(tmp_path):
-    port = _free_port()
-    code = ('import importlib.util, sys; '
-            f'spec = importlib.util.spec_from_file_location("last_block_ddp_worker", {__file__!r}); '
-            'm = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); '
-            f'm._worker(int(sys.argv[1]), 2, {port}, {str(tmp_path)!r})')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]),
-               CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
-    procs = [subprocess.Popen([sys.executable, '-c', code, str(r)], env=env) for r in range(2)]
-    assert [p.wait(timeout=500) for p in procs] == [0, 0]
+    from tests.dist_launch import launch_ranks  # not at module level: the rank processes load this file by path
+    launch_ranks(__file__, '_worker', tmp_path, timeout=500)
     ranks = [torch.load(tmp_path / f'rank{r}.pt') for r in range(2)]
     assert ranks[0]['grad'].abs().sum() > 0
     torch.testing.assert_close(ranks[0]['grad'], ranks[1]['grad'])        # all-reduced

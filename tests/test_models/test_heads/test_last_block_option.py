@@ -16,14 +16,6 @@ from tests.test_models.test_segmentors.test_code_segmentor import batch, tiny_cf
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _build(last_block, unfreeze_iter=0):
     torch.manual_seed(0)
     cfg = tiny_cfg()

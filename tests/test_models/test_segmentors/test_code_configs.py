@@ -16,14 +16,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 CFG = os.path.join(ROOT, 'configs', 'code')
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def load(name):
     init_default_scope('mmseg')
     return Config.fromfile(os.path.join(CFG, name))

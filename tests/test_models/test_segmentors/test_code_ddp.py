@@ -6,22 +6,13 @@ the ranks to the single-process value; L^t_seg is a weighted mean per rank, so i
 gradients of P_v, P_t and L_hcl's temperature (which only the exact terms reach) agree after DDP's averaging.
 """
 import os
-import socket
-import subprocess
 import sys
 
 import pytest
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKED_GRADS = ('region_prompt.prompt', 'word_prompt.prompt', 'hcl_loss.logit_scale')
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _model_and_batch(b_slice):
@@ -65,15 +56,8 @@ def _worker(rank, world, port, out):
 
 
 def test_ddp_two_ranks_equal_one_process(tmp_path):
-    port = _free_port()
-    code = ('import importlib.util, sys; '
-            f'spec = importlib.util.spec_from_file_location("code_ddp_worker", {__file__!r}); '
-            'm = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); '
-            f'm._worker(int(sys.argv[1]), 2, {port}, {str(tmp_path)!r})')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]),
-               CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
-    procs = [subprocess.Popen([sys.executable, '-c', code, str(r)], env=env) for r in range(2)]
-    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    from tests.dist_launch import launch_ranks  # not at module level: the rank processes load this file by path
+    launch_ranks(__file__, '_worker', tmp_path, timeout=300)
 
     n = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -11,15 +11,6 @@ from mmseg.structures import SegDataSample
 import mmseg_code  # noqa: F401  (registers every module)
 from mmseg_code.models.clip import OpenCLIP
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """Many tiny ops: one intra-op thread is several times faster on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 TINY = dict(type='OpenCLIP', model_name='mmcode-tiny-vit-p16', pretrained=None)
 TCL_CODE_LOSS = dict(type='TCLLoss', tcl_img_weight=0.1, tcl_feat_weight=0.1, area_prior=0.25, area_weight=0.5,
                      neg_area_prior=0.0, neg_area_weight=0.05, tv_img_weight=1.0, tv_mask_weight=1.0,
