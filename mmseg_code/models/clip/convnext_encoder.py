@@ -20,21 +20,20 @@ import torch
 import torch.nn as nn
 
 from ...utils.tool import UserError
-from .image_encoder import CLIPFeatures, pad_to_patch
+from .resnet_encoder import ConvCLIPEncoder
 
 CONV_ONLY = ('needs a ViT CLIP (tokens and a last transformer block); open_clip ConvNeXt towers (convnext_base, …) '
              "support the training-free MaskCLIP only (TrainingFreeHead, last_block='maskclip').")
 
 
-class CLIPConvNeXtEncoder(nn.Module):
+class CLIPConvNeXtEncoder(ConvCLIPEncoder):
     """Frozen open_clip timm-ConvNeXt tower with MaskCLIP's dense read-out (module docstring).
 
     Args:
         visual: an open_clip ``TimmModel`` whose ``trunk`` is a timm ``ConvNeXt`` with its default (``avg``) pool.
     """
 
-    is_vit = False
-    num_prefix_tokens = 0
+    vit_only = CONV_ONLY
 
     def __init__(self, visual: nn.Module) -> None:
         super().__init__()
@@ -58,13 +57,6 @@ class CLIPConvNeXtEncoder(nn.Module):
                                                                  device=w.device)).shape[1])
         self.grad_checkpointing = False
 
-    @property
-    def blocks(self):
-        raise UserError('The trainable last block of TCL/CoDe (ImageSegmenter) ' + CONV_ONLY)
-
-    def forward_features(self, x: torch.Tensor, num_blocks=None):
-        raise UserError('TCL/CoDe ' + CONV_ONLY)
-
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
         """X: the last feature map ``B×C×h×w`` of images ``B×3×H×W`` (H, W multiples of s)."""
         return self.visual.trunk.forward_features(x)
@@ -75,17 +67,3 @@ class CLIPConvNeXtEncoder(nn.Module):
         y = head.norm(fmap).permute(0, 2, 3, 1)                               # LayerNorm2d over C, then B×h×w×C
         y = self.visual.head(head.fc(head.pre_logits(y)))
         return y.permute(0, 3, 1, 2)
-
-    def encode_dense(self, x: torch.Tensor) -> torch.Tensor:
-        """MaskCLIP dense embeddings ``B×D×h×w`` of images ``B×3×H×W`` (H, W multiples of s)."""
-        return self.dense_from_map(self.feature_map(x))
-
-    def encode_image(self, x: torch.Tensor) -> torch.Tensor:
-        """Standard CLIP image embedding ``B×D`` (open_clip's tower: pool, norm, projection)."""
-        return self.visual(x)
-
-    def forward(self, x: torch.Tensor) -> CLIPFeatures:
-        """mmseg's image-encoder call: a window padded centrally to multiples of s, read out as
-        :class:`CLIPFeatures` with ``tokens=None`` and the MaskCLIP embeddings."""
-        fmap = self.feature_map(pad_to_patch(x, self.patch_size)[0])
-        return CLIPFeatures(None, tuple(fmap.shape[-2:]), self.dense_from_map(fmap))
